@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bccflow probe text: TCP payload bytes per (pid, family, local, remote).
+ *
+ * Compiled at run time by libbcc. The host replaces the #include "flow.h"
+ * line with that header, the FILTER_PID placeholder with a validated filter
+ * statement, and defines exactly one of BCCFLOW_BACKEND_{TRACEPOINT,KPROBE,
+ * FENTRY} plus MAX_FLOWS (and, for kprobe/fentry, the kernel's tcp_recvmsg
+ * flavour and HAVE_TCP_SENDPAGE).
+ *
+ * Exactness rules, for every backend:
+ *  - count what the socket layer returned (bytes accepted / delivered),
+ *    never what was asked for, and nothing for errors or MSG_PEEK;
+ *  - counters are cumulative and added atomically; the host never resets
+ *    them, it computes per-interval deltas, so no read/clear race exists;
+ *  - a full table is counted in "stats", never silently ignored.
+ */
+#include <uapi/linux/ptrace.h>
+#include <net/sock.h>
+#include <net/tcp_states.h>
+#include <linux/socket.h>
+#include "flow.h"
+
+#ifndef MAX_FLOWS
+#define MAX_FLOWS 65536
+#endif
+
+BPF_HASH(flows, struct flow_key, struct flow_val, MAX_FLOWS);
+/* 4-tuples (pid 0) whose socket reached TCP_CLOSE: the host evicts them. */
+BPF_HASH(closed, struct flow_key, u8, MAX_FLOWS);
+BPF_PERCPU_ARRAY(stats, u64, STAT_MAX);
+
+/*
+ * Layout witnesses: each map's max_entries is 1 + the offset of a field we
+ * read through the (possibly borrowed) kernel headers. The host compares
+ * them with the running kernel's BTF before it loads anything.
+ */
+BPF_ARRAY(off_skc_daddr, u8, 1 + offsetof(struct sock_common, skc_daddr));
+BPF_ARRAY(off_skc_rcv_saddr, u8, 1 + offsetof(struct sock_common, skc_rcv_saddr));
+BPF_ARRAY(off_skc_dport, u8, 1 + offsetof(struct sock_common, skc_dport));
+BPF_ARRAY(off_skc_num, u8, 1 + offsetof(struct sock_common, skc_num));
+BPF_ARRAY(off_skc_family, u8, 1 + offsetof(struct sock_common, skc_family));
+BPF_ARRAY(off_skc_v6_daddr, u8, 1 + offsetof(struct sock_common, skc_v6_daddr));
+BPF_ARRAY(off_skc_v6_rcv_saddr, u8, 1 + offsetof(struct sock_common, skc_v6_rcv_saddr));
+
+static __always_inline void stat_add(int idx, u64 n)
+{
+	u64 *v = stats.lookup(&idx);
+
+	if (v)
+		*v += n;	/* per-CPU slot: no other CPU writes it */
+}
+
+static __always_inline void fill_key(struct flow_key *k, struct sock *sk, u16 family)
+{
+	u16 lport = 0, rport = 0;
+
+	bpf_probe_read_kernel(&lport, sizeof(lport), &sk->__sk_common.skc_num);
+	bpf_probe_read_kernel(&rport, sizeof(rport), &sk->__sk_common.skc_dport);
+	k->lport = lport;
+	k->rport = ntohs(rport);
+	if (family == AF_INET) {
+		bpf_probe_read_kernel(k->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_probe_read_kernel(k->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_probe_read_kernel(k->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_probe_read_kernel(k->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, int tx)
+{
+	u32 pid = bpf_get_current_pid_tgid() >> 32;
+	struct flow_key key;
+	struct flow_val *val;
+
+	FILTER_PID
+
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	__builtin_memset(&key, 0, sizeof(key));
+	key.pid = pid;
+	key.family = family;
+	fill_key(&key, sk, family);
+
+	val = flows.lookup(&key);
+	if (!val) {
+		struct flow_val init;
+
+		__builtin_memset(&init, 0, sizeof(init));
+		bpf_get_current_comm(init.comm, sizeof(init.comm));
+		/* re-looks the key up if another CPU inserted it first */
+		val = flows.lookup_or_try_init(&key, &init);
+		if (!val) {
+			stat_add(STAT_DROPPED, 1);
+			stat_add(STAT_DROPPED_BYTES, bytes);
+			return 0;
+		}
+	}
+	if (tx)
+		lock_xadd(&val->tx_bytes, bytes);
+	else
+		lock_xadd(&val->rx_bytes, bytes);
+	stat_add(STAT_EVENTS, 1);
+	return 0;
+}
+
+#if defined(BCCFLOW_BACKEND_KPROBE) || defined(BCCFLOW_BACKEND_FENTRY)
+static __always_inline int count_sock(struct sock *sk, u64 bytes, int tx)
+{
+	u16 family = 0;
+
+	bpf_probe_read_kernel(&family, sizeof(family), &sk->__sk_common.skc_family);
+	return count_bytes(sk, family, bytes, tx);
+}
+#endif
+
+/*
+ * Eviction marks, for every backend: a TCP socket that reached TCP_CLOSE
+ * will carry no more bytes, so the host may delete its flows once idle.
+ */
+TRACEPOINT_PROBE(sock, inet_sock_set_state)
+{
+	struct flow_key key;
+	u8 one = 1;
+
+	if (args->newstate != TCP_CLOSE || args->protocol != IPPROTO_TCP)
+		return 0;
+	__builtin_memset(&key, 0, sizeof(key));
+	key.family = args->family;
+	key.lport = args->sport;
+	key.rport = args->dport;
+	if (args->family == AF_INET) {
+		__builtin_memcpy(key.laddr, args->saddr, 4);
+		__builtin_memcpy(key.raddr, args->daddr, 4);
+	} else if (args->family == AF_INET6) {
+		__builtin_memcpy(key.laddr, args->saddr_v6, 16);
+		__builtin_memcpy(key.raddr, args->daddr_v6, 16);
+	} else {
+		return 0;
+	}
+	closed.update(&key, &one);
+	return 0;
+}
+
+#ifdef BCCFLOW_BACKEND_TRACEPOINT
+/* ret is what sock_sendmsg()/sock_recvmsg() returned to the caller. */
+TRACEPOINT_PROBE(sock, sock_send_length)
+{
+	if (args->protocol != IPPROTO_TCP || args->ret <= 0)
+		return 0;
+	return count_bytes((struct sock *)args->sk, args->family, args->ret, 1);
+}
+
+TRACEPOINT_PROBE(sock, sock_recv_length)
+{
+	if (args->protocol != IPPROTO_TCP || args->ret <= 0 || (args->flags & MSG_PEEK))
+		return 0;
+	return count_bytes((struct sock *)args->sk, args->family, args->ret, 0);
+}
+#endif
+
+#ifdef BCCFLOW_BACKEND_KPROBE
+/*
+ * Entry probes remember the socket per thread; return probes add what the
+ * function returned. One map per function so nested calls cannot mix.
+ */
+BPF_HASH(send_sk, u64, struct sock *, 16384);
+BPF_HASH(sendpage_sk, u64, struct sock *, 16384);
+BPF_HASH(recv_sk, u64, struct sock *, 16384);
+
+static __always_inline int add_return(struct sock **skp, struct pt_regs *ctx, int tx)
+{
+	int ret = PT_REGS_RC(ctx);
+
+	if (!skp || ret <= 0)
+		return 0;
+	return count_sock(*skp, ret, tx);
+}
+
+/* BCC rewrites map calls only when written out, hence the repetition. */
+int kprobe__tcp_sendmsg(struct pt_regs *ctx, struct sock *sk)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+
+	send_sk.update(&tid, &sk);
+	return 0;
+}
+
+int kretprobe__tcp_sendmsg(struct pt_regs *ctx)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+	int rc = add_return(send_sk.lookup(&tid), ctx, 1);
+
+	send_sk.delete(&tid);
+	return rc;
+}
+
+#ifdef HAVE_TCP_SENDPAGE
+/* sendfile() before Linux 6.5 goes through here, not tcp_sendmsg */
+int kprobe__tcp_sendpage(struct pt_regs *ctx, struct sock *sk)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+
+	sendpage_sk.update(&tid, &sk);
+	return 0;
+}
+
+int kretprobe__tcp_sendpage(struct pt_regs *ctx)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+	int rc = add_return(sendpage_sk.lookup(&tid), ctx, 1);
+
+	sendpage_sk.delete(&tid);
+	return rc;
+}
+#endif
+
+int kprobe__tcp_recvmsg(struct pt_regs *ctx, struct sock *sk)
+{
+	/* the flags argument moved when 'nonblock' was dropped in 5.19 */
+	int flags = (int)TCP_RECVMSG_FLAGS(ctx);
+
+	u64 tid = bpf_get_current_pid_tgid();
+
+	if (flags & MSG_PEEK)
+		return 0;
+	recv_sk.update(&tid, &sk);
+	return 0;
+}
+
+int kretprobe__tcp_recvmsg(struct pt_regs *ctx)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+	int rc = add_return(recv_sk.lookup(&tid), ctx, 0);
+
+	recv_sk.delete(&tid);
+	return rc;
+}
+#endif
+
+#ifdef BCCFLOW_BACKEND_FENTRY
+/* fexit sees arguments and return value together: nothing to stash. */
+KRETFUNC_PROBE(tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+	if (ret <= 0)
+		return 0;
+	return count_sock(sk, ret, 1);
+}
+
+#ifdef HAVE_TCP_SENDPAGE
+KRETFUNC_PROBE(tcp_sendpage, struct sock *sk, struct page *page, int offset,
+	       size_t size, int flags, int ret)
+{
+	if (ret <= 0)
+		return 0;
+	return count_sock(sk, ret, 1);
+}
+#endif
+
+#ifdef TCP_RECVMSG_HAS_NONBLOCK
+KRETFUNC_PROBE(tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
+	       int nonblock, int flags, int *addr_len, int ret)
+#else
+KRETFUNC_PROBE(tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
+	       int flags, int *addr_len, int ret)
+#endif
+{
+	if (ret <= 0 || (flags & MSG_PEEK))
+		return 0;
+	return count_sock(sk, ret, 0);
+}
+#endif

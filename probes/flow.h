@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Structures shared by the BPF probe text (probes/flow.bpf.c) and the host
+ * (src/). Defined once here; the host compiles it directly and the probe
+ * gets it spliced in place of its #include line at run time.
+ */
+#ifndef BCCFLOW_FLOW_H
+#define BCCFLOW_FLOW_H
+
+#define FLOW_COMM_LEN 16
+
+/*
+ * One flow: a process talking over one TCP 4-tuple. Ports are in host byte
+ * order. IPv4 addresses sit in the first 4 bytes of laddr/raddr, the rest is
+ * zero. The explicit pad keeps the layout free of compiler padding, so equal
+ * flows always hash to the same key.
+ */
+struct flow_key {
+	__u32 pid;
+	__u16 family;		/* AF_INET (2) or AF_INET6 (10) */
+	__u16 lport;
+	__u16 rport;
+	__u16 pad;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/* Cumulative since the flow was first seen: never reset by the host. */
+struct flow_val {
+	__u64 rx_bytes;
+	__u64 tx_bytes;
+	char comm[FLOW_COMM_LEN];	/* thread name at the flow's first event */
+};
+
+/* Per-CPU counters in the "stats" array. */
+enum flow_stat {
+	STAT_EVENTS = 0,	/* events counted into the flow table */
+	STAT_DROPPED,		/* events lost because the flow table was full */
+	STAT_DROPPED_BYTES,	/* their bytes */
+	STAT_MISSED,		/* return events without a matching entry */
+	STAT_MAX,
+};
+
+#endif

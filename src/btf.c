@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/* Kept apart from libbcc's headers: libbpf's bpf.h declares clashing names. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "btf.h"
+
+struct kbtf {
+	struct btf *btf;
+};
+
+struct kbtf *kbtf_load(void)
+{
+	struct kbtf *b;
+	struct btf *btf;
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return NULL;
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return NULL;
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		btf__free(btf);
+		return NULL;
+	}
+	b->btf = btf;
+	return b;
+}
+
+void kbtf_free(struct kbtf *b)
+{
+	if (!b)
+		return;
+	btf__free(b->btf);
+	free(b);
+}
+
+int kbtf_func_nparams(const struct kbtf *b, const char *name)
+{
+	const struct btf_type *fn, *proto;
+	int id;
+
+	if (!b)
+		return -1;
+	id = btf__find_by_name_kind(b->btf, name, BTF_KIND_FUNC);
+	if (id < 0)
+		return -1;
+	fn = btf__type_by_id(b->btf, id);
+	proto = fn ? btf__type_by_id(b->btf, fn->type) : NULL;
+	if (!proto || !btf_is_func_proto(proto))
+		return -1;
+	return btf_vlen(proto);
+}
+
+/* Depth-first search for member in type id; anonymous members are opened. */
+static long member_offset(const struct btf *btf, int id, const char *member, int depth)
+{
+	const struct btf_type *t = btf__type_by_id(btf, id);
+	const struct btf_member *m;
+
+	if (!t || depth > 8 || !(btf_is_struct(t) || btf_is_union(t)))
+		return -1;
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++) {
+		const char *name = btf__name_by_offset(btf, m->name_off);
+		long bits = (long)btf_member_bit_offset(t, i);
+
+		if (name && !strcmp(name, member))
+			return bits / 8;
+		if (!name || !*name) {
+			long inner = member_offset(btf, (int)m->type, member, depth + 1);
+
+			if (inner >= 0)
+				return bits / 8 + inner;
+		}
+	}
+	return -1;
+}
+
+long kbtf_member_offset(const struct kbtf *b, const char *strct, const char *member)
+{
+	int id;
+
+	if (!b)
+		return -1;
+	id = btf__find_by_name_kind(b->btf, strct, BTF_KIND_STRUCT);
+	if (id < 0)
+		return -1;
+	return member_offset(b->btf, id, member, 0);
+}
+
+int kbtf_fexit_probe(const struct kbtf *b, const char *func)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT);
+	int id, fd;
+
+	if (!b)
+		return -ENOENT;
+	id = btf__find_by_name_kind(b->btf, func, BTF_KIND_FUNC);
+	if (id < 0)
+		return -ENOENT;
+	opts.attach_btf_id = (__u32)id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "bccflow_probe", "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}

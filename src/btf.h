@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* The running kernel's BTF: function signatures, struct layout, fentry test. */
+#ifndef BCCFLOW_BTF_H
+#define BCCFLOW_BTF_H
+
+#include <stdbool.h>
+
+struct kbtf;
+
+/* NULL when the kernel has no BTF (/sys/kernel/btf/vmlinux). */
+struct kbtf *kbtf_load(void);
+void kbtf_free(struct kbtf *b);
+
+/* Number of parameters of kernel function name, or -1 if not in BTF. */
+int kbtf_func_nparams(const struct kbtf *b, const char *name);
+
+/* Byte offset of member (found through anonymous unions/structs), or -1. */
+long kbtf_member_offset(const struct kbtf *b, const char *strct, const char *member);
+
+/*
+ * Loads (and unloads) a two-instruction fexit program on func: the cheap
+ * way to learn whether fentry/fexit is allowed here. 0 or -errno.
+ */
+int kbtf_fexit_probe(const struct kbtf *b, const char *func);
+
+#endif

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collect.h"
+
+int collect_init(struct collector *c, size_t max_flows)
+{
+	memset(c, 0, sizeof(*c));
+	return flowtab_init(&c->tab, max_flows < 1024 ? max_flows : 1024);
+}
+
+void collect_free(struct collector *c)
+{
+	flowtab_free(&c->tab);
+	keyset_free(&c->closed);
+	free(c->rows);
+	memset(c, 0, sizeof(*c));
+}
+
+static int cmp_u64_desc(__u64 a, __u64 b)
+{
+	return (a < b) - (a > b);
+}
+
+int flow_entry_cmp(const void *pa, const void *pb)
+{
+	const struct flow_entry *a = *(const struct flow_entry *const *)pa;
+	const struct flow_entry *b = *(const struct flow_entry *const *)pb;
+	int r = cmp_u64_desc(a->rx_delta + a->tx_delta, b->rx_delta + b->tx_delta);
+
+	if (!r)
+		r = cmp_u64_desc(a->rx_total + a->tx_total, b->rx_total + b->tx_total);
+	if (!r)
+		r = memcmp(&a->key, &b->key, sizeof(a->key));
+	return r;
+}
+
+static int read_closed(struct collector *c, const struct map_ops *ops)
+{
+	const struct flow_key *keys;
+	ssize_t n = ops->read_closed(ops->ctx, &keys);
+	int err;
+
+	if (n < 0)
+		return (int)n;
+	err = keyset_reset(&c->closed, (size_t)n);
+	for (ssize_t i = 0; !err && i < n; i++)
+		err = keyset_add(&c->closed, &keys[i]);
+	return err;
+}
+
+static int read_flows(struct collector *c, const struct map_ops *ops)
+{
+	const struct flow_key *keys;
+	const struct flow_val *vals;
+	ssize_t n = ops->read_flows(ops->ctx, &keys, &vals);
+
+	if (n < 0)
+		return (int)n;
+	for (ssize_t i = 0; i < n; i++) {
+		struct flow_entry *e = flowtab_get(&c->tab, &keys[i]);
+
+		if (!e)
+			return -ENOMEM;
+		flowtab_observe(e, &vals[i]);
+	}
+	return 0;
+}
+
+/*
+ * A flow is evicted when its socket closed and it carried nothing this
+ * interval: the delete returns the final counters, so no byte is lost.
+ * A mark stays while a flow of its tuple is still active.
+ */
+static int evict_closed(struct collector *c, const struct map_ops *ops, struct interval *iv)
+{
+	for (size_t i = 0; i < c->tab.cap; i++) {
+		struct flow_entry *e = &c->tab.slots[i];
+		struct flow_key tuple;
+		struct flow_val last;
+		long m;
+		int err;
+
+		if (!e->used)
+			continue;
+		if (!e->seen) {		/* gone from the kernel table */
+			e->evicted = true;
+			iv->evicted++;
+			continue;
+		}
+		flow_tuple(&e->key, &tuple);
+		m = keyset_find(&c->closed, &tuple);
+		if (m < 0)
+			continue;
+		if (e->rx_delta || e->tx_delta) {
+			c->closed.keep[m] = true;
+			continue;
+		}
+		err = ops->evict(ops->ctx, &e->key, &last);
+		if (err == 0)
+			flowtab_observe(e, &last);
+		else if (err != -ENOENT)
+			return err;
+		e->evicted = true;
+		iv->evicted++;
+	}
+	for (size_t i = 0; i < c->closed.cap; i++) {
+		if (c->closed.used[i] && !c->closed.keep[i]) {
+			int err = ops->unmark(ops->ctx, &c->closed.keys[i]);
+
+			if (err && err != -ENOENT)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static int read_stats(struct collector *c, const struct map_ops *ops, struct interval *iv)
+{
+	__u64 now[STAT_MAX];
+	int err = ops->read_stats(ops->ctx, now);
+
+	if (err)
+		return err;
+	iv->events = now[STAT_EVENTS] - c->stats_prev[STAT_EVENTS];
+	iv->dropped = now[STAT_DROPPED] - c->stats_prev[STAT_DROPPED];
+	iv->dropped_bytes = now[STAT_DROPPED_BYTES] - c->stats_prev[STAT_DROPPED_BYTES];
+	memcpy(c->stats_prev, now, sizeof(now));
+	return 0;
+}
+
+static int build_rows(struct collector *c, struct interval *iv)
+{
+	if (c->rows_cap < c->tab.count) {
+		struct flow_entry **rows = realloc(c->rows, c->tab.count * sizeof(*rows));
+
+		if (!rows)
+			return -ENOMEM;
+		c->rows = rows;
+		c->rows_cap = c->tab.count;
+	}
+	iv->rows = c->rows;
+	for (size_t i = 0; i < c->tab.cap; i++) {
+		struct flow_entry *e = &c->tab.slots[i];
+
+		if (e->used && (e->rx_delta || e->tx_delta)) {
+			c->rows[iv->nrows++] = e;
+			iv->rx_bytes += e->rx_delta;
+			iv->tx_bytes += e->tx_delta;
+		}
+	}
+	qsort(c->rows, iv->nrows, sizeof(*c->rows), flow_entry_cmp);
+	return 0;
+}
+
+int collect_interval(struct collector *c, const struct map_ops *ops, struct interval *iv)
+{
+	int err;
+
+	memset(iv, 0, sizeof(*iv));
+	iv->index = ++c->index;
+	flowtab_begin(&c->tab);
+	/* marks first: every flow that closed before it was marked is in the snapshot */
+	err = read_closed(c, ops);
+	if (!err)
+		err = read_flows(c, ops);
+	if (!err)
+		err = evict_closed(c, ops, iv);
+	if (!err)
+		err = read_stats(c, ops, iv);
+	if (!err)
+		err = build_rows(c, iv);
+	iv->tracked = c->tab.count - iv->evicted;
+	return err;
+}
+
+int collect_end(struct collector *c)
+{
+	return flowtab_compact(&c->tab);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* User-space flow table: last kernel counters, totals and interval deltas. */
+#ifndef BCCFLOW_FLOWTAB_H
+#define BCCFLOW_FLOWTAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "../probes/flow.h"
+
+struct flow_entry {
+	struct flow_key key;
+	char comm[FLOW_COMM_LEN];
+	__u64 rx_seen, tx_seen;		/* kernel's cumulative counters last read */
+	__u64 rx_total, tx_total;	/* since bccflow started */
+	__u64 rx_delta, tx_delta;	/* this interval */
+	bool used;
+	bool seen;			/* present in this interval's snapshot */
+	bool evicted;			/* deleted from the kernel: drop after reporting */
+};
+
+/* Open addressing, linear probing; grows at half load. */
+struct flowtab {
+	struct flow_entry *slots;
+	size_t cap;			/* power of two */
+	size_t count;
+};
+
+int flowtab_init(struct flowtab *t, size_t cap_hint);
+void flowtab_free(struct flowtab *t);
+struct flow_entry *flowtab_find(const struct flowtab *t, const struct flow_key *k);
+/* Finds or adds; NULL only when out of memory. */
+struct flow_entry *flowtab_get(struct flowtab *t, const struct flow_key *k);
+/* Folds a cumulative kernel reading into e's delta and totals. */
+void flowtab_observe(struct flow_entry *e, const struct flow_val *v);
+/* Clears per-interval state. */
+void flowtab_begin(struct flowtab *t);
+/* Drops entries marked evicted (after they were reported). */
+int flowtab_compact(struct flowtab *t);
+
+/* A set of keys, same hashing; used for closed-socket marks. */
+struct keyset {
+	struct flow_key *keys;
+	bool *used, *keep;
+	size_t cap, count;
+};
+
+int keyset_reset(struct keyset *s, size_t n);
+void keyset_free(struct keyset *s);
+/* Index of k, or -1. */
+long keyset_find(const struct keyset *s, const struct flow_key *k);
+int keyset_add(struct keyset *s, const struct flow_key *k);
+
+/* The 4-tuple of k without its pid: how closed sockets are marked. */
+void flow_tuple(const struct flow_key *k, struct flow_key *tuple);
+
+#endif

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Where output is formatted: the article's table and JSON Lines. */
+#ifndef BCCFLOW_FORMAT_H
+#define BCCFLOW_FORMAT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "collect.h"
+#include "opts.h"
+
+#define ADDR_STR_LEN 64		/* "[" IPv6 "]:" port, NUL */
+
+/* An address as shown: mapped IPv4 folded to IPv4 when map_v4. */
+struct shown_addr {
+	int family;		/* 4 or 6 */
+	char addr[48];		/* inet_ntop form */
+};
+
+void shown_addr(const struct flow_key *k, bool local, bool map_v4, struct shown_addr *out);
+/* "a.b.c.d:port" or "[v6]:port" */
+void format_endpoint(const struct shown_addr *a, unsigned port, char *buf, size_t len);
+
+/* Writes s as a JSON string body: escapes, invalid UTF-8 as U+FFFD. */
+void json_escape(FILE *out, const char *s, size_t n);
+/* Table COMM: control bytes become '?'. */
+void comm_printable(const char *comm, char *out, size_t len);
+
+void format_table_interval(FILE *out, const struct interval *iv, const struct options *o);
+
+void format_json_start(FILE *out, enum backend b, const struct options *o);
+void format_json_interval(FILE *out, const struct interval *iv, double ts,
+			  const struct options *o);
+
+#endif

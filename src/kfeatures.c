@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "btf.h"
+#include "kfeatures.h"
+
+#define TRACEFS_MOUNT "/sys/kernel/tracing"
+
+static bool exists(const char *fmt, const char *a, const char *b)
+{
+	char path[PATH_MAX + 128];
+
+	snprintf(path, sizeof(path), fmt, a, b);
+	return access(path, F_OK) == 0;
+}
+
+/* Prefers the place libbcc itself uses; mounts tracefs if nobody has. */
+static void find_tracefs(struct kfeatures *f)
+{
+	static const char *const dirs[] = { "/sys/kernel/debug/tracing", TRACEFS_MOUNT };
+
+	for (size_t i = 0; i < 2; i++) {
+		if (exists("%s/events%s", dirs[i], "")) {
+			snprintf(f->tracefs, sizeof(f->tracefs), "%s", dirs[i]);
+			return;
+		}
+	}
+	if (mount("nodev", TRACEFS_MOUNT, "tracefs", 0, NULL) == 0) {
+		f->mounted_tracefs = true;
+		snprintf(f->tracefs, sizeof(f->tracefs), "%s", TRACEFS_MOUNT);
+	}
+}
+
+static bool kallsyms_has(const char *sym)
+{
+	char line[512], name[256];
+	FILE *fp = fopen("/proc/kallsyms", "r");
+	bool found = false;
+
+	if (!fp)
+		return false;
+	while (!found && fgets(line, sizeof(line), fp))
+		found = sscanf(line, "%*s %*s %255s", name) == 1 && !strcmp(name, sym);
+	fclose(fp);
+	return found;
+}
+
+/* Kernel release older than major.minor? (used only when BTF is absent) */
+static bool release_before(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma < major || (ma == major && mi < minor);
+}
+
+void features_detect(struct kfeatures *f)
+{
+	int n;
+
+	memset(f, 0, sizeof(*f));
+	find_tracefs(f);
+	f->btf = kbtf_load();
+	f->kprobes = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0 ||
+		     (*f->tracefs && exists("%s/kprobe_events%s", f->tracefs, ""));
+	f->tp_sock_length = *f->tracefs &&
+			    exists("%s/events/sock/%s/id", f->tracefs, "sock_send_length") &&
+			    exists("%s/events/sock/%s/id", f->tracefs, "sock_recv_length");
+	f->tp_state = *f->tracefs &&
+		      exists("%s/events/sock/%s/id", f->tracefs, "inet_sock_set_state");
+	f->fexit_err = f->btf ? kbtf_fexit_probe(f->btf, "tcp_sendmsg") : -ENOENT;
+	if (f->btf) {
+		f->have_tcp_sendpage = kbtf_func_nparams(f->btf, "tcp_sendpage") >= 0;
+		/* (sk, msg, len, nonblock, flags, addr_len) before 5.19 */
+		n = kbtf_func_nparams(f->btf, "tcp_recvmsg");
+		f->recvmsg_has_nonblock = n == 6;
+	} else {
+		f->have_tcp_sendpage = kallsyms_has("tcp_sendpage");
+		f->recvmsg_has_nonblock = release_before(5, 19);
+	}
+}
+
+void features_cleanup(struct kfeatures *f)
+{
+	kbtf_free(f->btf);
+	f->btf = NULL;
+	if (f->mounted_tracefs && umount2(TRACEFS_MOUNT, MNT_DETACH) == 0)
+		f->mounted_tracefs = false;
+}
+
+bool features_backend_usable(const struct kfeatures *f, enum backend b, char *why, size_t len)
+{
+	if (!*f->tracefs) {
+		snprintf(why, len, "tracefs is not mounted and could not be mounted on "
+			 TRACEFS_MOUNT " (mount -t tracefs nodev " TRACEFS_MOUNT ")");
+		return false;
+	}
+	if (!f->tp_state) {
+		snprintf(why, len, "kernel lacks the sock:inet_sock_set_state tracepoint "
+			 "(Linux >= 4.16 needed)");
+		return false;
+	}
+	switch (b) {
+	case BACKEND_FENTRY:
+		if (!f->btf)
+			snprintf(why, len, "kernel has no BTF (/sys/kernel/btf/vmlinux)");
+		else if (f->fexit_err)
+			snprintf(why, len, "a test fexit program on tcp_sendmsg was refused: %s",
+				 strerror(-f->fexit_err));
+		return f->btf && !f->fexit_err;
+	case BACKEND_KPROBE:
+		if (!f->kprobes)
+			snprintf(why, len, "kernel has no kprobes (no kprobe PMU, no kprobe_events)");
+		return f->kprobes;
+	case BACKEND_TRACEPOINT:
+		if (!f->tp_sock_length)
+			snprintf(why, len, "kernel lacks the sock:sock_send_length and "
+				 "sock:sock_recv_length tracepoints (Linux >= 6.3 needed)");
+		return f->tp_sock_length;
+	default:
+		snprintf(why, len, "no such backend");
+		return false;
+	}
+}
+
+int features_check_privileges(char *err, size_t errlen)
+{
+	char line[256];
+	unsigned long long cap = 0;
+	FILE *fp = fopen("/proc/self/status", "r");
+
+	if (fp) {
+		while (fgets(line, sizeof(line), fp))
+			if (sscanf(line, "CapEff: %llx", &cap) == 1)
+				break;
+		fclose(fp);
+	}
+	/* CAP_SYS_ADMIN (21), or CAP_BPF (39) with CAP_PERFMON (38) */
+	if ((cap >> 21 & 1) || ((cap >> 39 & 1) && (cap >> 38 & 1)))
+		return 0;
+	snprintf(err, errlen, "needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs: "
+		 "run it with sudo");
+	return -1;
+}
+
+static bool has_kconfig(const char *dir)
+{
+	return exists("%s/include/linux/kconfig.h%s", dir, "");
+}
+
+int features_check_headers(char *err, size_t errlen)
+{
+	const char *src = getenv("BCC_KERNEL_SOURCE");
+	char kdir[PATH_MAX];
+	struct utsname u;
+
+	if (src && *src) {
+		if (has_kconfig(src))
+			return 0;
+		snprintf(err, errlen, "BCC_KERNEL_SOURCE=%s has no include/linux/kconfig.h: point it "
+			 "at a kernel header tree", src);
+		return -1;
+	}
+	if (uname(&u))
+		return 0;	/* let libbcc report it */
+	snprintf(kdir, sizeof(kdir), "/lib/modules/%s", u.release);
+	if (exists("%s/%s/include/linux/kconfig.h", kdir, "build") ||
+	    exists("%s/%s/include/linux/kconfig.h", kdir, "source") ||
+	    access("/sys/kernel/kheaders.tar.xz", R_OK) == 0)
+		return 0;
+	snprintf(err, errlen, "no kernel headers for %s in %s: install them (Debian/Ubuntu: "
+		 "apt-get install linux-headers-%s; RHEL: dnf install kernel-devel-%s), run "
+		 "scripts/setup.sh, or set BCC_KERNEL_SOURCE=DIR",
+		 u.release, kdir, u.release, u.release);
+	return -1;
+}

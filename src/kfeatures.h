@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* What the running kernel offers, found before compiling anything. */
+#ifndef BCCFLOW_KFEATURES_H
+#define BCCFLOW_KFEATURES_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "opts.h"
+
+struct kbtf;
+
+struct kfeatures {
+	struct kbtf *btf;		/* NULL: no BTF */
+	char tracefs[PATH_MAX];		/* "" when tracefs is not mounted */
+	bool mounted_tracefs;		/* we mounted it: unmount at exit */
+	bool kprobes;
+	bool tp_sock_length;
+	bool tp_state;
+	int fexit_err;			/* 0: fentry/fexit loads work */
+	bool have_tcp_sendpage;
+	bool recvmsg_has_nonblock;
+};
+
+/* Needs root for the tracefs mount and the fexit test load. */
+void features_detect(struct kfeatures *f);
+void features_cleanup(struct kfeatures *f);
+
+/* false with the reason in why when backend b cannot run here. */
+bool features_backend_usable(const struct kfeatures *f, enum backend b, char *why, size_t len);
+
+/* 0, or -1 with the one-line problem and fix in err. */
+int features_check_privileges(char *err, size_t errlen);
+int features_check_headers(char *err, size_t errlen);
+
+#endif

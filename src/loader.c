@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include <bcc/bcc_common.h>
+#include <bcc/libbpf.h>
+
+#include "../probes/flow.h"
+#include "btf.h"
+#include "kfeatures.h"
+#include "loader.h"
+
+enum hook_kind {
+	HOOK_TRACEPOINT,
+	HOOK_KPROBE,
+	HOOK_KRETPROBE,
+	HOOK_FEXIT,
+};
+
+struct hook {
+	enum backend backend;	/* BACKEND_AUTO: every backend */
+	const char *func;	/* program name in the probe text */
+	enum hook_kind kind;
+	const char *target;	/* "cat:event" or kernel function */
+	int optional;		/* absent from the text on some kernels */
+};
+
+static const struct hook hooks[] = {
+	{ BACKEND_AUTO, "tracepoint__sock__inet_sock_set_state", HOOK_TRACEPOINT,
+	  "sock:inet_sock_set_state", 0 },
+	{ BACKEND_TRACEPOINT, "tracepoint__sock__sock_send_length", HOOK_TRACEPOINT,
+	  "sock:sock_send_length", 0 },
+	{ BACKEND_TRACEPOINT, "tracepoint__sock__sock_recv_length", HOOK_TRACEPOINT,
+	  "sock:sock_recv_length", 0 },
+	{ BACKEND_KPROBE, "kprobe__tcp_sendmsg", HOOK_KPROBE, "tcp_sendmsg", 0 },
+	{ BACKEND_KPROBE, "kretprobe__tcp_sendmsg", HOOK_KRETPROBE, "tcp_sendmsg", 0 },
+	{ BACKEND_KPROBE, "kprobe__tcp_sendpage", HOOK_KPROBE, "tcp_sendpage", 1 },
+	{ BACKEND_KPROBE, "kretprobe__tcp_sendpage", HOOK_KRETPROBE, "tcp_sendpage", 1 },
+	{ BACKEND_KPROBE, "kprobe__tcp_recvmsg", HOOK_KPROBE, "tcp_recvmsg", 0 },
+	{ BACKEND_KPROBE, "kretprobe__tcp_recvmsg", HOOK_KRETPROBE, "tcp_recvmsg", 0 },
+	{ BACKEND_FENTRY, "kretfunc__tcp_sendmsg", HOOK_FEXIT, "tcp_sendmsg", 0 },
+	{ BACKEND_FENTRY, "kretfunc__tcp_sendpage", HOOK_FEXIT, "tcp_sendpage", 1 },
+	{ BACKEND_FENTRY, "kretfunc__tcp_recvmsg", HOOK_FEXIT, "tcp_recvmsg", 0 },
+};
+
+/* Fields the probe reads through kernel headers, witnessed by map sizes. */
+static const struct {
+	const char *map;
+	const char *member;
+} witnesses[] = {
+	{ "off_skc_daddr", "skc_daddr" },
+	{ "off_skc_rcv_saddr", "skc_rcv_saddr" },
+	{ "off_skc_dport", "skc_dport" },
+	{ "off_skc_num", "skc_num" },
+	{ "off_skc_family", "skc_family" },
+	{ "off_skc_v6_daddr", "skc_v6_daddr" },
+	{ "off_skc_v6_rcv_saddr", "skc_v6_rcv_saddr" },
+};
+
+/* libbcc prints to stdout on some paths; stdout carries only our output. */
+static int stdout_to_stderr(void)
+{
+	int saved;
+
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	if (saved >= 0)
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+	return saved;
+}
+
+static void stdout_restore(int saved)
+{
+	if (saved < 0)
+		return;
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+}
+
+static int prog_type(enum hook_kind k)
+{
+	switch (k) {
+	case HOOK_TRACEPOINT:
+		return BPF_PROG_TYPE_TRACEPOINT;
+	case HOOK_FEXIT:
+		return BPF_PROG_TYPE_TRACING;
+	default:
+		return BPF_PROG_TYPE_KPROBE;
+	}
+}
+
+static int check_layout(void *mod, const struct kfeatures *f, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(witnesses) / sizeof(witnesses[0]); i++) {
+		long hdr = (long)bpf_table_max_entries(mod, witnesses[i].map) - 1;
+		long krn = kbtf_member_offset(f->btf, "sock_common", witnesses[i].member);
+
+		if (hdr < 0)
+			continue;	/* a --probe file that does not witness this field */
+		if (f->btf && krn != hdr) {
+			snprintf(err, errlen,
+				 "kernel headers do not match the running kernel: struct "
+				 "sock_common.%s is at offset %ld in the headers but %ld in the "
+				 "kernel's BTF; install headers for this kernel or set "
+				 "BCC_KERNEL_SOURCE", witnesses[i].member, hdr, krn);
+			return -1;
+		}
+	}
+	if (bpf_table_key_size(mod, "flows") != sizeof(struct flow_key) ||
+	    bpf_table_leaf_size(mod, "flows") != sizeof(struct flow_val)) {
+		snprintf(err, errlen, "the probe's 'flows' table has key/value sizes %zu/%zu, "
+			 "bccflow expects %zu/%zu: keep struct flow_key/flow_val from flow.h",
+			 bpf_table_key_size(mod, "flows"), bpf_table_leaf_size(mod, "flows"),
+			 sizeof(struct flow_key), sizeof(struct flow_val));
+		return -1;
+	}
+	return 0;
+}
+
+static int attach_one(const struct hook *h, int prog, struct link *lk, char *err,
+		      size_t errlen)
+{
+	char cat[64];
+	const char *ev;
+
+	lk->prog_fd = prog;
+	lk->kind = h->kind;
+	switch (h->kind) {
+	case HOOK_TRACEPOINT:
+		ev = strchr(h->target, ':');
+		snprintf(cat, sizeof(cat), "%.*s", (int)(ev - h->target), h->target);
+		lk->fd = bpf_attach_tracepoint(prog, cat, ev + 1);
+		break;
+	case HOOK_KPROBE:
+	case HOOK_KRETPROBE:
+		snprintf(lk->ev_name, sizeof(lk->ev_name), "bccflow_%c_%s",
+			 h->kind == HOOK_KPROBE ? 'p' : 'r', h->target);
+		lk->fd = bpf_attach_kprobe(prog, h->kind == HOOK_KPROBE ? BPF_PROBE_ENTRY :
+					   BPF_PROBE_RETURN, lk->ev_name, h->target, 0, 0);
+		break;
+	case HOOK_FEXIT:
+		lk->fd = bpf_attach_kfunc(prog);
+		break;
+	}
+	if (lk->fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot attach %s: %s", h->target,
+			 strerror(e ? e : EINVAL));
+		return -1;
+	}
+	return 0;
+}
+
+static void detach_one(struct link *lk)
+{
+	if (lk->fd >= 0) {
+		if (lk->kind == HOOK_FEXIT) {
+			close(lk->fd);
+		} else {
+			/* disable + close first: a PMU kprobe lives as long as its fd */
+			bpf_close_perf_event_fd(lk->fd);
+			/* only tracefs-made kprobes need removing; libbcc errs without it */
+			if (*lk->ev_name && (access("/sys/kernel/tracing/kprobe_events", W_OK) == 0 ||
+					     access("/sys/kernel/debug/tracing/kprobe_events", W_OK) == 0))
+				bpf_detach_kprobe(lk->ev_name);
+		}
+	}
+	if (lk->prog_fd >= 0)
+		close(lk->prog_fd);
+	lk->fd = lk->prog_fd = -1;
+}
+
+static bool module_has(void *mod, const char *func)
+{
+	for (size_t i = 0; i < bpf_num_functions(mod); i++)
+		if (!strcmp(bpf_function_name(mod, i), func))
+			return true;
+	return false;
+}
+
+static int load_and_attach(struct loaded *l, void *mod, enum backend b, char *err,
+			   size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		const struct hook *h = &hooks[i];
+		struct link *lk = &l->links[l->nlinks];
+		int prog;
+
+		if (h->backend != BACKEND_AUTO && h->backend != b)
+			continue;
+		if (!module_has(mod, h->func)) {
+			if (h->optional)
+				continue;
+			snprintf(err, errlen, "probe text lacks the program %s() needed for "
+				 "--attach %s", h->func, backend_name(b));
+			return -1;
+		}
+		prog = bcc_func_load(mod, prog_type(h->kind), h->func,
+				     bpf_function_start(mod, h->func),
+				     (int)bpf_function_size(mod, h->func), bpf_module_license(mod),
+				     bpf_module_kern_version(mod), 0, NULL, 0, NULL, -1);
+		if (prog < 0) {
+			snprintf(err, errlen, "the kernel refused program %s(): %s", h->func,
+				 strerror(-prog));
+			return -1;
+		}
+		l->nlinks++;
+		if (attach_one(h, prog, lk, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+static int keep_maps(struct loaded *l, void *mod, char *err, size_t errlen)
+{
+	/* dup(): the module closes its own fds when destroyed */
+	l->flows_fd = dup(bpf_table_fd(mod, "flows"));
+	l->closed_fd = dup(bpf_table_fd(mod, "closed"));
+	l->stats_fd = dup(bpf_table_fd(mod, "stats"));
+	if (l->flows_fd < 0 || l->closed_fd < 0 || l->stats_fd < 0) {
+		snprintf(err, errlen, "probe text lacks the flows/closed/stats tables, or dup: %s",
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+enum loader_status loader_open(struct loaded *l, const char *text, enum backend b,
+			       const struct kfeatures *f, char *err, size_t errlen)
+{
+	enum loader_status st = LOADER_FAILED;
+	int saved = stdout_to_stderr();
+	void *mod;
+
+	memset(l, 0, sizeof(*l));
+	l->backend = b;
+	l->flows_fd = l->closed_fd = l->stats_fd = -1;
+	for (int i = 0; i < LOADER_MAX_LINKS; i++)
+		l->links[i].fd = l->links[i].prog_fd = -1;
+
+	mod = bpf_module_create_c_from_string(text, 0, NULL, 0, false, NULL);
+	if (!mod) {
+		snprintf(err, errlen, "failed to compile the probe text (compiler messages above)");
+		stdout_restore(saved);
+		return LOADER_FAILED;
+	}
+	if (check_layout(mod, f, err, errlen))
+		st = LOADER_FATAL;
+	else if (!load_and_attach(l, mod, b, err, errlen) && !keep_maps(l, mod, err, errlen))
+		st = LOADER_OK;
+	bpf_module_destroy(mod);
+	malloc_trim(0);		/* the compiler's heap is not needed any more */
+	stdout_restore(saved);
+	if (st != LOADER_OK)
+		loader_close(l);
+	return st;
+}
+
+void loader_close(struct loaded *l)
+{
+	for (int i = l->nlinks - 1; i >= 0; i--)
+		detach_one(&l->links[i]);
+	l->nlinks = 0;
+	if (l->flows_fd >= 0)
+		close(l->flows_fd);
+	if (l->closed_fd >= 0)
+		close(l->closed_fd);
+	if (l->stats_fd >= 0)
+		close(l->stats_fd);
+	l->flows_fd = l->closed_fd = l->stats_fd = -1;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* Where the probe text is compiled, loaded, attached and detached (libbcc). */
+#ifndef BCCFLOW_LOADER_H
+#define BCCFLOW_LOADER_H
+
+#include <stddef.h>
+
+#include "opts.h"
+
+#define LOADER_MAX_LINKS 8
+
+struct kfeatures;
+
+struct link {
+	int prog_fd;
+	int fd;			/* perf event or bpf link */
+	int kind;		/* enum hook_kind in loader.c */
+	char ev_name[64];	/* kprobe event name, for detach */
+};
+
+struct loaded {
+	enum backend backend;
+	int flows_fd;
+	int closed_fd;
+	int stats_fd;
+	int nlinks;
+	struct link links[LOADER_MAX_LINKS];
+};
+
+enum loader_status {
+	LOADER_OK = 0,
+	LOADER_FAILED = -1,	/* this backend failed; another may work */
+	LOADER_FATAL = -2,	/* no backend can work (e.g. headers mismatch) */
+};
+
+/*
+ * Compiles text, checks the layouts it read through kernel headers against
+ * BTF, loads and attaches the programs of backend b, keeps the map fds and
+ * frees the compiler state. On failure nothing stays loaded.
+ */
+enum loader_status loader_open(struct loaded *l, const char *text, enum backend b,
+			       const struct kfeatures *f, char *err, size_t errlen);
+void loader_close(struct loaded *l);
+
+#endif

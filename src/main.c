@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bccflow: TCP bytes sent and received per process and flow, live, from
+ * eBPF probes compiled at run time through libbcc's C API.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kfeatures.h"
+#include "loader.h"
+#include "monitor.h"
+#include "opts.h"
+#include "probe_text.h"
+
+#define EXIT_USAGE 2
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	/* no SA_RESTART: the interval sleep must end at once */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a gone reader shows up as EPIPE */
+}
+
+static long read_pid_max(void)
+{
+	long v = 4194304;	/* PID_MAX_LIMIT on 64-bit */
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = 4194304;
+		fclose(f);
+	}
+	return v;
+}
+
+static const char *hook_summary(enum backend b)
+{
+	switch (b) {
+	case BACKEND_FENTRY:
+		return "fexit on tcp_sendmsg, tcp_recvmsg";
+	case BACKEND_KPROBE:
+		return "kprobe+kretprobe on tcp_sendmsg, tcp_recvmsg";
+	default:
+		return "tracepoints sock:sock_send_length, sock:sock_recv_length";
+	}
+}
+
+/* Backends to try, in order; returns how many. */
+static int candidates(enum backend want, enum backend out[3])
+{
+	if (want != BACKEND_AUTO) {
+		out[0] = want;
+		return 1;
+	}
+	out[0] = BACKEND_FENTRY;
+	out[1] = BACKEND_KPROBE;
+	out[2] = BACKEND_TRACEPOINT;
+	return 3;
+}
+
+static char *prepare(const struct options *o, const char *src, const struct kfeatures *f,
+		     enum backend b)
+{
+	struct probe_config cfg = {
+		.backend = b,
+		.max_flows = o->max_flows,
+		.npids = o->npids,
+		.pids = o->pids,
+		.have_tcp_sendpage = f->have_tcp_sendpage,
+		.recvmsg_has_nonblock = f->recvmsg_has_nonblock,
+	};
+	char err[512];
+	char *text = probe_text_prepare(src, bccflow_probe_header, &cfg, err, sizeof(err));
+
+	if (!text)
+		fprintf(stderr, "bccflow: %s\n", err);
+	return text;
+}
+
+/* Rejects an unusable --probe text before anything touches the kernel. */
+static int check_text(const struct options *o, const char *src)
+{
+	struct kfeatures none = { .btf = NULL };
+	char *text = prepare(o, src, &none, BACKEND_TRACEPOINT);
+
+	free(text);
+	return text ? 0 : -1;
+}
+
+/*
+ * Picks, prepares and (unless --ebpf) loads the first backend that works.
+ * Returns an exit code, or -1 when *l is loaded and counting.
+ */
+static int start(const struct options *o, const char *src, const struct kfeatures *f,
+		 struct loaded *l)
+{
+	enum backend order[3];
+	int n = candidates(o->attach, order);
+	char why[512];
+
+	for (int i = 0; i < n; i++) {
+		enum loader_status st;
+		char *text;
+
+		if (!features_backend_usable(f, order[i], why, sizeof(why))) {
+			fprintf(stderr, "bccflow: cannot use %s: %s%s\n", backend_name(order[i]), why,
+				i + 1 < n ? "; trying the next method" : "");
+			continue;
+		}
+		text = prepare(o, src, f, order[i]);
+		if (!text)
+			return EXIT_USAGE;
+		if (o->print_ebpf) {
+			fputs(text, stdout);
+			free(text);
+			return fflush(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
+		}
+		st = loader_open(l, text, order[i], f, why, sizeof(why));
+		free(text);
+		if (st == LOADER_OK)
+			return -1;
+		fprintf(stderr, "bccflow: %s with %s: %s%s\n",
+			st == LOADER_FATAL ? "cannot start" : "cannot attach", backend_name(order[i]),
+			why, st != LOADER_FATAL && i + 1 < n ? "; trying the next method" : "");
+		if (st == LOADER_FATAL || exiting)
+			return EXIT_FAILURE;
+	}
+	fprintf(stderr, "bccflow: no attach method works on this kernel%s\n",
+		o->attach == BACKEND_AUTO ? "" : ": try --attach auto");
+	return EXIT_FAILURE;
+}
+
+static int run(const struct options *o, const char *src)
+{
+	struct kfeatures f;
+	struct loaded l;
+	char err[512];
+	int rc;
+
+	if (!o->print_ebpf &&
+	    (features_check_privileges(err, sizeof(err)) || features_check_headers(err, sizeof(err)))) {
+		fprintf(stderr, "bccflow: %s\n", err);
+		return EXIT_FAILURE;
+	}
+	features_detect(&f);
+	rc = start(o, src, &f, &l);
+	if (rc < 0) {
+		fprintf(stderr, "bccflow: counting TCP bytes with %s (%s)%s\n",
+			backend_name(l.backend), hook_summary(l.backend),
+			o->output == OUTPUT_TABLE ? "; Ctrl-C to stop" : "");
+		rc = exiting ? EXIT_SUCCESS : monitor_run(o, &l);
+		loader_close(&l);
+	}
+	features_cleanup(&f);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	char err[512];
+	char *file_text = NULL;
+	int rc;
+
+	switch (opts_parse(argc, argv, read_pid_max(), &o, err, sizeof(err))) {
+	case OPTS_HELP:
+		opts_usage(stdout);
+		return EXIT_SUCCESS;
+	case OPTS_VERSION:
+		printf("bccflow " BCCFLOW_VERSION "\n");
+		return EXIT_SUCCESS;
+	case OPTS_ERROR:
+		fprintf(stderr, "bccflow: %s\n", err);
+		return EXIT_USAGE;
+	case OPTS_OK:
+		break;
+	}
+	if (o.probe_file) {
+		file_text = probe_text_read_file(o.probe_file, err, sizeof(err));
+		if (!file_text) {
+			fprintf(stderr, "bccflow: %s\n", err);
+			return EXIT_USAGE;
+		}
+	}
+	if (check_text(&o, file_text ? file_text : bccflow_probe_source)) {
+		free(file_text);
+		return EXIT_USAGE;
+	}
+	setup_signals();
+	rc = run(&o, file_text ? file_text : bccflow_probe_source);
+	free(file_text);
+	return rc;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* The interval loop: sleep, collect, report, until count or a signal. */
+#ifndef BCCFLOW_MONITOR_H
+#define BCCFLOW_MONITOR_H
+
+#include <signal.h>
+
+#include "loader.h"
+#include "opts.h"
+
+/* Set by SIGINT/SIGTERM: end after reporting the current partial interval. */
+extern volatile sig_atomic_t exiting;
+
+/* 0 on a normal end (count reached, signal, reader gone); 1 on failure. */
+int monitor_run(const struct options *o, const struct loaded *l);
+
+#endif

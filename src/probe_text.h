@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Where the probe text is prepared: header splice, placeholders, defines. */
+#ifndef BCCFLOW_PROBE_TEXT_H
+#define BCCFLOW_PROBE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "opts.h"
+
+/* Built from probes/ at build time (see CMakeLists.txt). */
+extern const char bccflow_probe_source[];
+extern const char bccflow_probe_header[];
+
+struct probe_config {
+	enum backend backend;		/* never BACKEND_AUTO here */
+	unsigned max_flows;
+	int npids;
+	const int *pids;		/* already validated by opts_parse() */
+	bool have_tcp_sendpage;		/* kernel < 6.5: sendfile path */
+	bool recvmsg_has_nonblock;	/* kernel < 5.19 tcp_recvmsg() */
+};
+
+/*
+ * Returns the final text (malloc'd) to compile: defines for cfg, then src
+ * with its '#include "flow.h"' line replaced by header and every FILTER_PID
+ * replaced by the PID filter. NULL with a reason in err on failure.
+ */
+char *probe_text_prepare(const char *src, const char *header,
+			 const struct probe_config *cfg, char *err, size_t errlen);
+
+/* Reads a probe file (at most 1 MiB of text). NULL with a reason in err. */
+char *probe_text_read_file(const char *path, char *err, size_t errlen);
+
+#endif
