@@ -2,11 +2,11 @@
 /*
  * bccflow probe text: TCP payload bytes per (pid, family, local, remote).
  *
- * Compiled at run time by libbcc. The host replaces the #include "flow.h"
- * line with that header, the FILTER_PID placeholder with a validated filter
- * statement, and defines exactly one of BCCFLOW_BACKEND_{TRACEPOINT,KPROBE,
- * FENTRY} plus MAX_FLOWS (and, for kprobe/fentry, the kernel's tcp_recvmsg
- * flavour and HAVE_TCP_SENDPAGE).
+ * Compiled at run time by libbcc. The host splices probes/flow.h in place
+ * of the include line below, replaces the pid filter placeholder in
+ * count_bytes() with a validated statement, and defines exactly one of
+ * BCCFLOW_BACKEND_{TRACEPOINT,KPROBE,FENTRY} plus MAX_FLOWS (and, for
+ * kprobe/fentry, the kernel's tcp_recvmsg flavour and HAVE_TCP_SENDPAGE).
  *
  * Exactness rules, for every backend:
  *  - count what the socket layer returned (bytes accepted / delivered),
@@ -220,7 +220,6 @@ int kprobe__tcp_recvmsg(struct pt_regs *ctx, struct sock *sk)
 {
 	/* the flags argument moved when 'nonblock' was dropped in 5.19 */
 	int flags = (int)TCP_RECVMSG_FLAGS(ctx);
-
 	u64 tid = bpf_get_current_pid_tgid();
 
 	if (flags & MSG_PEEK)

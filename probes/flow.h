@@ -37,7 +37,6 @@ enum flow_stat {
 	STAT_EVENTS = 0,	/* events counted into the flow table */
 	STAT_DROPPED,		/* events lost because the flow table was full */
 	STAT_DROPPED_BYTES,	/* their bytes */
-	STAT_MISSED,		/* return events without a matching entry */
 	STAT_MAX,
 };
 

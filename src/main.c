@@ -117,7 +117,9 @@ static int start(const struct options *o, const char *src, const struct kfeature
 		enum loader_status st;
 		char *text;
 
-		if (!features_backend_usable(f, order[i], why, sizeof(why))) {
+		/* --ebpf --attach X shows X's text even where X cannot run */
+		if (!(o->print_ebpf && n == 1) &&
+		    !features_backend_usable(f, order[i], why, sizeof(why))) {
 			fprintf(stderr, "bccflow: cannot use %s: %s%s\n", backend_name(order[i]), why,
 				i + 1 < n ? "; trying the next method" : "");
 			continue;

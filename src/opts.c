@@ -76,7 +76,8 @@ void opts_usage(FILE *out)
 "  bccflow -p 1234,5678     # two processes\n"
 "  bccflow --json 1 10      # ten JSON reports\n"
 "  bccflow --attach tracepoint\n"
-"  bccflow --ebpf > my.bpf.c && bccflow --probe my.bpf.c\n",
+"  bccflow --ebpf -p 1234  # the probe text as it would be compiled\n"
+"  bccflow --probe my.bpf.c # a copy of probes/flow.bpf.c, edited\n",
 		MAX_PID_FILTERS, DEFAULT_MAX_FLOWS);
 }
 
@@ -109,23 +110,26 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
 static enum opts_result add_pids(struct options *o, const char *arg, long pid_max,
 				 char *err, size_t errlen)
 {
-	char buf[256];
-	char *save = NULL, *tok;
+	const char *p = arg;
 
-	if (strlen(arg) >= sizeof(buf) || !*arg || arg[strlen(arg) - 1] == ',')
-		return fail(err, errlen, "invalid PID list '%s': expected PID[,PID...]", arg);
-	strcpy(buf, arg);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	do {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char tok[32];
 		unsigned long v;
 
-		if (parse_ulong(tok, (unsigned long)pid_max, &v) || v < 1)
+		snprintf(tok, sizeof(tok), "%.*s", (int)(len < sizeof(tok) ? len : sizeof(tok) - 1),
+			 p);
+		if (len == 0 || len >= sizeof(tok) || parse_ulong(tok, (unsigned long)pid_max, &v) ||
+		    v < 1)
 			return fail(err, errlen,
-				    "invalid PID '%s': expected a whole number from 1 to %ld", tok,
-				    pid_max);
+				    "invalid PID '%.*s' in '%s': expected whole numbers from 1 to %ld, "
+				    "comma-separated", (int)(len < 32 ? len : 32), p, arg, pid_max);
 		if (o->npids == MAX_PID_FILTERS)
 			return fail(err, errlen, "too many PIDs: at most %d", MAX_PID_FILTERS);
 		o->pids[o->npids++] = (int)v;
-	}
+		p = comma ? comma + 1 : NULL;
+	} while (p);
 	return OPTS_OK;
 }
 

@@ -1,0 +1,135 @@
+"""Command line: bad input is refused fast with exit 2 and nothing loaded;
+--help, --version, --ebpf and --probe behave as documented."""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from e2e import BCCFLOW, COMPILE_PROBE, E2ETest  # noqa: E402
+
+BAD = [
+    (["0"], "interval"),
+    (["-1"], "option"),
+    (["abc"], "interval"),
+    (["1.5"], "interval"),
+    (["1", "0"], "count"),
+    (["1", "x"], "count"),
+    (["1", "2", "3"], "unexpected argument"),
+    (["-p", "0"], "PID"),
+    (["-p", "abc"], "PID"),
+    (["-p", "99999999"], "PID"),
+    (["-p", "1,,2"], "PID"),
+    (["-p"], "needs a value"),
+    (["--attach", "uprobe"], "--attach"),
+    (["--max-flows", "0"], "--max-flows"),
+    (["--max-flows", "lots"], "--max-flows"),
+    (["--bogus"], "unknown option"),
+    (["--probe", "/nonexistent/x.bpf.c"], "/nonexistent/x.bpf.c"),
+]
+
+
+def run(args, timeout=30):
+    return subprocess.run([BCCFLOW] + args, capture_output=True, text=True, timeout=timeout)
+
+
+class Cli(E2ETest):
+    def test_bad_input_exit_2_fast_nothing_on_stdout(self):
+        for args, word in BAD:
+            with self.subTest(args=args):
+                t0 = time.monotonic()
+                p = run(args)
+                elapsed = time.monotonic() - t0
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertEqual(p.stdout, "")
+                lines = p.stderr.splitlines()
+                self.assertEqual(len(lines), 1, p.stderr)
+                self.assertTrue(lines[0].startswith("bccflow: "), lines[0])
+                self.assertIn(word, lines[0])
+                # refused before any compile (a compile takes > 1 s)
+                self.assertLess(elapsed, 0.5)
+
+    def test_bad_probe_files(self):
+        with tempfile.TemporaryDirectory() as d:
+            noinc = os.path.join(d, "noinc.bpf.c")
+            with open(noinc, "w") as f:
+                f.write("int x;\n")
+            nofilter = os.path.join(d, "nofilter.bpf.c")
+            with open(nofilter, "w") as f:
+                f.write('#include "flow.h"\nint x;\n')
+            for args, word in ([["--probe", noinc], "flow.h"],
+                               [["--probe", nofilter, "-p", "1"], "FILTER_PID"],
+                               [["--probe", d], "regular file"]):
+                with self.subTest(args=args):
+                    p = run(args)
+                    self.assertEqual(p.returncode, 2, p.stderr)
+                    self.assertIn(word, p.stderr)
+                    self.assertEqual(p.stdout, "")
+
+    def test_help_lists_every_option(self):
+        p = run(["--help"])
+        self.assertEqual(p.returncode, 0)
+        for opt in ("--pid", "--json", "--attach", "--max-flows", "--no-map-v4", "--probe",
+                    "--ebpf", "--help", "--version", "interval", "count", "Examples"):
+            self.assertIn(opt, p.stdout)
+        self.assertEqual(run(["-h"]).stdout, p.stdout)
+
+    def test_version(self):
+        p = run(["--version"])
+        self.assertEqual(p.returncode, 0)
+        self.assertRegex(p.stdout, r"^bccflow \d+\.\d+\.\d+\n$")
+
+    def test_ebpf_prints_substituted_text_without_loading(self):
+        p = run(["--ebpf", "-p", "4242,77", "--max-flows", "1000"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("if (pid != 4242 && pid != 77) { return 0; }", p.stdout)
+        self.assertIn("#define MAX_FLOWS 1000", p.stdout)
+        self.assertIn("struct flow_key {", p.stdout)
+        self.assertNotIn("FILTER_PID", p.stdout)
+        self.assertNotIn('#include "flow.h"', p.stdout)
+        p = run(["--ebpf"])
+        self.assertNotIn("pid !=", p.stdout)
+
+    def test_every_backend_text_compiles(self):
+        """kprobe and fentry can't attach here; their text must still compile."""
+        progs = {
+            "tracepoint": {"tracepoint__sock__sock_send_length",
+                           "tracepoint__sock__sock_recv_length"},
+            "kprobe": {"kprobe__tcp_sendmsg", "kretprobe__tcp_sendmsg",
+                       "kprobe__tcp_recvmsg", "kretprobe__tcp_recvmsg"},
+            "fentry": {"kretfunc__tcp_sendmsg", "kretfunc__tcp_recvmsg"},
+        }
+        for backend, want in progs.items():
+            with self.subTest(backend=backend), tempfile.NamedTemporaryFile("w") as f:
+                p = run(["--ebpf", "--attach", backend, "-p", "1"])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn("#define BCCFLOW_BACKEND_%s 1" % backend.upper(), p.stdout)
+                f.write(p.stdout)
+                f.flush()
+                c = subprocess.run([COMPILE_PROBE, f.name], capture_output=True, text=True,
+                                   timeout=120)
+                self.assertEqual(c.returncode, 0, c.stderr[-2000:])
+                got = set(c.stdout.split())
+                self.assertTrue(want <= got, got)
+                self.assertIn("tracepoint__sock__inet_sock_set_state", got)
+
+    def test_probe_file_is_compiled(self):
+        """--probe compiles the given file: a text whose programs are renamed
+        fails to attach with a message naming the missing program."""
+        src = os.path.join(os.path.dirname(__file__), "..", "..", "probes", "flow.bpf.c")
+        with open(src) as f:
+            text = f.read().replace("TRACEPOINT_PROBE(sock, sock_send_length)",
+                                    "TRACEPOINT_PROBE(sock, sock_recv_length_dup)")
+        with tempfile.NamedTemporaryFile("w", suffix=".bpf.c") as f:
+            f.write(text)
+            f.flush()
+            p = run(["--probe", f.name, "--attach", "tracepoint", "1", "1"], timeout=120)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stdout, "")
+        self.assertIn("failed to compile", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
