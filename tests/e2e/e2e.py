@@ -82,6 +82,8 @@ class Monitor:
         rc = self.proc.wait(timeout)
         self._out_t.join(10)
         self._err_t.join(10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
         return rc
 
     def stop(self, sig=signal.SIGINT, timeout=60):
