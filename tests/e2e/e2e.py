@@ -118,18 +118,23 @@ def flow_sums(records):
 
 
 def expected_flows(conns, mapped_v4=True):
-    """The two flows (client side, server side) of each flowgen connection."""
-    def addr(a):
+    """The two flows (client side, server side) of each flowgen connection,
+    with addresses as each side's socket sees them."""
+    def fold(a):
         return a[7:] if mapped_v4 and a.startswith("::ffff:") else a
+
+    def seen_by(local, remote):
+        if ":" not in local:  # an IPv4 socket sees IPv4 peers
+            return remote[7:] if remote.startswith("::ffff:") else remote
+        return remote if ":" in remote else "::ffff:" + remote
 
     out = {}
     for c in conns:
-        out[(c["client_pid"], addr(c["client_addr"]), c["client_port"],
-             addr(c["server_addr"]), c["server_port"])] = (c["client_rx"], c["client_tx"],
-                                                          c["client_comm"])
-        out[(c["server_pid"], addr(c["server_addr"]), c["server_port"],
-             addr(c["client_addr"]), c["client_port"])] = (c["server_rx"], c["server_tx"],
-                                                          c["server_comm"])
+        ca, sa = c["client_addr"], c["server_addr"]
+        out[(c["client_pid"], fold(ca), c["client_port"], fold(seen_by(ca, sa)),
+             c["server_port"])] = (c["client_rx"], c["client_tx"], c["client_comm"])
+        out[(c["server_pid"], fold(sa), c["server_port"], fold(seen_by(sa, ca)),
+             c["client_port"])] = (c["server_rx"], c["server_tx"], c["server_comm"])
     return out
 
 
