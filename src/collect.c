@@ -24,14 +24,21 @@ static int cmp_u64_desc(__u64 a, __u64 b)
 	return (a < b) - (a > b);
 }
 
+/* a + b, saturating: a sort key must not wrap */
+static __u64 sum_sat(__u64 a, __u64 b)
+{
+	return a + b < a ? ~0ULL : a + b;
+}
+
 int flow_entry_cmp(const void *pa, const void *pb)
 {
 	const struct flow_entry *a = *(const struct flow_entry *const *)pa;
 	const struct flow_entry *b = *(const struct flow_entry *const *)pb;
-	int r = cmp_u64_desc(a->rx_delta + a->tx_delta, b->rx_delta + b->tx_delta);
+	int r = cmp_u64_desc(sum_sat(a->rx_delta, a->tx_delta), sum_sat(b->rx_delta, b->tx_delta));
 
 	if (!r)
-		r = cmp_u64_desc(a->rx_total + a->tx_total, b->rx_total + b->tx_total);
+		r = cmp_u64_desc(sum_sat(a->rx_total, a->tx_total),
+				 sum_sat(b->rx_total, b->tx_total));
 	if (!r)
 		r = memcmp(&a->key, &b->key, sizeof(a->key));
 	return r;
@@ -151,7 +158,8 @@ static int build_rows(struct collector *c, struct interval *iv)
 			iv->tx_bytes += e->tx_delta;
 		}
 	}
-	qsort(c->rows, iv->nrows, sizeof(*c->rows), flow_entry_cmp);
+	if (iv->nrows)
+		qsort(c->rows, iv->nrows, sizeof(*c->rows), flow_entry_cmp);
 	return 0;
 }
 

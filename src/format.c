@@ -121,7 +121,7 @@ void format_table_interval(FILE *out, const struct interval *iv, const struct op
 		format_endpoint(&r, e->key.rport, ra, sizeof(ra));
 		fprintf(out, "%-7u %-16s %10.2f %10.2f %10.2f %10.2f %10.2f %-23s %-23s\n",
 			e->key.pid, comm, kb(e->rx_delta), kb(e->tx_delta), kb(e->rx_total),
-			kb(e->tx_total), kb(e->rx_total + e->tx_total), la, ra);
+			kb(e->tx_total), kb(e->rx_total) + kb(e->tx_total), la, ra);
 	}
 }
 
@@ -164,8 +164,8 @@ void format_json_interval(FILE *out, const struct interval *iv, double ts,
 		json_flow(out, iv->rows[i], iv->index, ts, o);
 	fprintf(out, "{\"type\":\"interval\",\"interval\":%lu,\"ts\":%.3f,\"flows\":%zu,"
 		"\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"dropped\":%llu,\"dropped_bytes\":%llu,"
-		"\"tracked\":%zu,\"evicted\":%zu}\n", iv->index, ts, iv->nrows,
+		"\"tracked\":%zu,\"evicted\":%zu,\"events\":%llu}\n", iv->index, ts, iv->nrows,
 		(unsigned long long)iv->rx_bytes, (unsigned long long)iv->tx_bytes,
 		(unsigned long long)iv->dropped, (unsigned long long)iv->dropped_bytes,
-		iv->tracked, iv->evicted);
+		iv->tracked, iv->evicted, (unsigned long long)iv->events);
 }

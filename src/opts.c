@@ -120,11 +120,12 @@ static enum opts_result add_pids(struct options *o, const char *arg, long pid_ma
 
 		snprintf(tok, sizeof(tok), "%.*s", (int)(len < sizeof(tok) ? len : sizeof(tok) - 1),
 			 p);
-		if (len == 0 || len >= sizeof(tok) || parse_ulong(tok, (unsigned long)pid_max, &v) ||
-		    v < 1)
+		/* pid_max is one past the largest PID the kernel hands out */
+		if (len == 0 || len >= sizeof(tok) ||
+		    parse_ulong(tok, (unsigned long)pid_max - 1, &v) || v < 1)
 			return fail(err, errlen,
 				    "invalid PID '%.*s' in '%s': expected whole numbers from 1 to %ld, "
-				    "comma-separated", (int)(len < 32 ? len : 32), p, arg, pid_max);
+				    "comma-separated", (int)(len < 32 ? len : 32), p, arg, pid_max - 1);
 		if (o->npids == MAX_PID_FILTERS)
 			return fail(err, errlen, "too many PIDs: at most %d", MAX_PID_FILTERS);
 		o->pids[o->npids++] = (int)v;
@@ -229,6 +230,9 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 			return fail(err, errlen, "option '%s' needs a value (see --help)",
 				    argv[optind - 1]);
 		default:
+			/* in a group like -xj, optind has not moved past the group */
+			if (optopt)
+				return fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
 			return fail(err, errlen, "unknown option '%s' (see --help)",
 				    argv[optind - 1]);
 		}
