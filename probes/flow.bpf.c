@@ -16,32 +16,59 @@
  *  - a full table is counted in "stats", never silently ignored.
  */
 #include <uapi/linux/ptrace.h>
-#include <net/sock.h>
-#include <net/tcp_states.h>
-#include <linux/socket.h>
 #include "flow.h"
 
 #ifndef MAX_FLOWS
 #define MAX_FLOWS 65536
 #endif
 
+/*
+ * Stable Linux ABI values, defined here rather than included: the socket
+ * headers would add about a second to every compile.
+ */
+#define FLOW_AF_INET 2
+#define FLOW_AF_INET6 10
+#define FLOW_IPPROTO_TCP 6
+#define FLOW_MSG_PEEK 2
+#define FLOW_TCP_CLOSE 7
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FLOW_NTOHS(x) __builtin_bswap16(x)
+#else
+#define FLOW_NTOHS(x) (x)
+#endif
+
+#ifdef BCCFLOW_BTF_OFFSETS
+/*
+ * The host read these offsets from the running kernel's BTF and defined
+ * OFF_<field> for each: no struct headers, nothing to mismatch.
+ */
+struct sock;
+struct msghdr;
+struct page;
+#define SK_FIELD(sk, f) ((const char *)(sk) + OFF_##f)
+#else
+/* Borrowed headers: the host checks the offsets below against BTF. */
+#include <net/sock.h>
+#define SK_FIELD(sk, f) ((const char *)&(sk)->__sk_common.f)
+
+/*
+ * Layout witnesses: each map's max_entries is 1 + the offset of a field we
+ * read through the headers, so the host can compare them with BTF before it
+ * loads anything.
+ */
+BPF_ARRAY(off_skc_daddr, u8, 1 + offsetof(struct sock, __sk_common.skc_daddr));
+BPF_ARRAY(off_skc_rcv_saddr, u8, 1 + offsetof(struct sock, __sk_common.skc_rcv_saddr));
+BPF_ARRAY(off_skc_dport, u8, 1 + offsetof(struct sock, __sk_common.skc_dport));
+BPF_ARRAY(off_skc_num, u8, 1 + offsetof(struct sock, __sk_common.skc_num));
+BPF_ARRAY(off_skc_family, u8, 1 + offsetof(struct sock, __sk_common.skc_family));
+BPF_ARRAY(off_skc_v6_daddr, u8, 1 + offsetof(struct sock, __sk_common.skc_v6_daddr));
+BPF_ARRAY(off_skc_v6_rcv_saddr, u8, 1 + offsetof(struct sock, __sk_common.skc_v6_rcv_saddr));
+#endif
+
 BPF_HASH(flows, struct flow_key, struct flow_val, MAX_FLOWS);
 /* 4-tuples (pid 0) whose socket reached TCP_CLOSE: the host evicts them. */
 BPF_HASH(closed, struct flow_key, u8, MAX_FLOWS);
 BPF_PERCPU_ARRAY(stats, u64, STAT_MAX);
-
-/*
- * Layout witnesses: each map's max_entries is 1 + the offset of a field we
- * read through the (possibly borrowed) kernel headers. The host compares
- * them with the running kernel's BTF before it loads anything.
- */
-BPF_ARRAY(off_skc_daddr, u8, 1 + offsetof(struct sock_common, skc_daddr));
-BPF_ARRAY(off_skc_rcv_saddr, u8, 1 + offsetof(struct sock_common, skc_rcv_saddr));
-BPF_ARRAY(off_skc_dport, u8, 1 + offsetof(struct sock_common, skc_dport));
-BPF_ARRAY(off_skc_num, u8, 1 + offsetof(struct sock_common, skc_num));
-BPF_ARRAY(off_skc_family, u8, 1 + offsetof(struct sock_common, skc_family));
-BPF_ARRAY(off_skc_v6_daddr, u8, 1 + offsetof(struct sock_common, skc_v6_daddr));
-BPF_ARRAY(off_skc_v6_rcv_saddr, u8, 1 + offsetof(struct sock_common, skc_v6_rcv_saddr));
 
 static __always_inline void stat_add(int idx, u64 n)
 {
@@ -55,16 +82,16 @@ static __always_inline void fill_key(struct flow_key *k, struct sock *sk, u16 fa
 {
 	u16 lport = 0, rport = 0;
 
-	bpf_probe_read_kernel(&lport, sizeof(lport), &sk->__sk_common.skc_num);
-	bpf_probe_read_kernel(&rport, sizeof(rport), &sk->__sk_common.skc_dport);
+	bpf_probe_read_kernel(&lport, sizeof(lport), SK_FIELD(sk, skc_num));
+	bpf_probe_read_kernel(&rport, sizeof(rport), SK_FIELD(sk, skc_dport));
 	k->lport = lport;
-	k->rport = ntohs(rport);
-	if (family == AF_INET) {
-		bpf_probe_read_kernel(k->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_probe_read_kernel(k->raddr, 4, &sk->__sk_common.skc_daddr);
+	k->rport = FLOW_NTOHS(rport);
+	if (family == FLOW_AF_INET) {
+		bpf_probe_read_kernel(k->laddr, 4, SK_FIELD(sk, skc_rcv_saddr));
+		bpf_probe_read_kernel(k->raddr, 4, SK_FIELD(sk, skc_daddr));
 	} else {
-		bpf_probe_read_kernel(k->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_probe_read_kernel(k->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+		bpf_probe_read_kernel(k->laddr, 16, SK_FIELD(sk, skc_v6_rcv_saddr));
+		bpf_probe_read_kernel(k->raddr, 16, SK_FIELD(sk, skc_v6_daddr));
 	}
 }
 
@@ -76,7 +103,7 @@ static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, i
 
 	FILTER_PID
 
-	if (family != AF_INET && family != AF_INET6)
+	if (family != FLOW_AF_INET && family != FLOW_AF_INET6)
 		return 0;
 	__builtin_memset(&key, 0, sizeof(key));
 	key.pid = pid;
@@ -110,7 +137,7 @@ static __always_inline int count_sock(struct sock *sk, u64 bytes, int tx)
 {
 	u16 family = 0;
 
-	bpf_probe_read_kernel(&family, sizeof(family), &sk->__sk_common.skc_family);
+	bpf_probe_read_kernel(&family, sizeof(family), SK_FIELD(sk, skc_family));
 	return count_bytes(sk, family, bytes, tx);
 }
 #endif
@@ -124,16 +151,16 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	struct flow_key key;
 	u8 one = 1;
 
-	if (args->newstate != TCP_CLOSE || args->protocol != IPPROTO_TCP)
+	if (args->newstate != FLOW_TCP_CLOSE || args->protocol != FLOW_IPPROTO_TCP)
 		return 0;
 	__builtin_memset(&key, 0, sizeof(key));
 	key.family = args->family;
 	key.lport = args->sport;
 	key.rport = args->dport;
-	if (args->family == AF_INET) {
+	if (args->family == FLOW_AF_INET) {
 		__builtin_memcpy(key.laddr, args->saddr, 4);
 		__builtin_memcpy(key.raddr, args->daddr, 4);
-	} else if (args->family == AF_INET6) {
+	} else if (args->family == FLOW_AF_INET6) {
 		__builtin_memcpy(key.laddr, args->saddr_v6, 16);
 		__builtin_memcpy(key.raddr, args->daddr_v6, 16);
 	} else {
@@ -147,14 +174,15 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 /* ret is what sock_sendmsg()/sock_recvmsg() returned to the caller. */
 TRACEPOINT_PROBE(sock, sock_send_length)
 {
-	if (args->protocol != IPPROTO_TCP || args->ret <= 0)
+	if (args->protocol != FLOW_IPPROTO_TCP || args->ret <= 0)
 		return 0;
 	return count_bytes((struct sock *)args->sk, args->family, args->ret, 1);
 }
 
 TRACEPOINT_PROBE(sock, sock_recv_length)
 {
-	if (args->protocol != IPPROTO_TCP || args->ret <= 0 || (args->flags & MSG_PEEK))
+	if (args->protocol != FLOW_IPPROTO_TCP || args->ret <= 0 ||
+	    (args->flags & FLOW_MSG_PEEK))
 		return 0;
 	return count_bytes((struct sock *)args->sk, args->family, args->ret, 0);
 }
@@ -222,7 +250,7 @@ int kprobe__tcp_recvmsg(struct pt_regs *ctx, struct sock *sk)
 	int flags = (int)TCP_RECVMSG_FLAGS(ctx);
 	u64 tid = bpf_get_current_pid_tgid();
 
-	if (flags & MSG_PEEK)
+	if (flags & FLOW_MSG_PEEK)
 		return 0;
 	recv_sk.update(&tid, &sk);
 	return 0;
@@ -265,7 +293,7 @@ KRETFUNC_PROBE(tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
 	       int flags, int *addr_len, int ret)
 #endif
 {
-	if (ret <= 0 || (flags & MSG_PEEK))
+	if (ret <= 0 || (flags & FLOW_MSG_PEEK))
 		return 0;
 	return count_sock(sk, ret, 0);
 }

@@ -14,6 +14,33 @@
 
 #define TRACEFS_MOUNT "/sys/kernel/tracing"
 
+const char *const sk_field_names[SK_NFIELDS] = {
+	[SK_DADDR] = "skc_daddr",
+	[SK_RCV_SADDR] = "skc_rcv_saddr",
+	[SK_DPORT] = "skc_dport",
+	[SK_NUM] = "skc_num",
+	[SK_FAMILY] = "skc_family",
+	[SK_V6_DADDR] = "skc_v6_daddr",
+	[SK_V6_RCV_SADDR] = "skc_v6_rcv_saddr",
+};
+
+/* Offsets of the fields in struct sock (sock_common is its first member). */
+static bool sk_offsets_from_btf(const struct kbtf *btf, long off[SK_NFIELDS])
+{
+	long base = kbtf_member_offset(btf, "sock", "__sk_common");
+
+	if (base < 0)
+		return false;
+	for (int i = 0; i < SK_NFIELDS; i++) {
+		long o = kbtf_member_offset(btf, "sock_common", sk_field_names[i]);
+
+		if (o < 0)
+			return false;
+		off[i] = base + o;
+	}
+	return true;
+}
+
 static bool exists(const char *fmt, const char *a, const char *b)
 {
 	char path[PATH_MAX + 128];
@@ -80,6 +107,7 @@ void features_detect(struct kfeatures *f)
 		      exists("%s/events/sock/%s/id", f->tracefs, "inet_sock_set_state");
 	f->fexit_err = f->btf ? kbtf_fexit_probe(f->btf, "tcp_sendmsg") : -ENOENT;
 	if (f->btf) {
+		f->sk_offsets_ok = sk_offsets_from_btf(f->btf, f->sk_offsets);
 		f->have_tcp_sendpage = kbtf_func_nparams(f->btf, "tcp_sendpage") >= 0;
 		/* (sk, msg, len, nonblock, flags, addr_len) before 5.19 */
 		n = kbtf_func_nparams(f->btf, "tcp_recvmsg");

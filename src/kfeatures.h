@@ -11,6 +11,20 @@
 
 struct kbtf;
 
+/* struct sock fields the probe reads (all inside struct sock_common). */
+enum sk_field {
+	SK_DADDR,
+	SK_RCV_SADDR,
+	SK_DPORT,
+	SK_NUM,
+	SK_FAMILY,
+	SK_V6_DADDR,
+	SK_V6_RCV_SADDR,
+	SK_NFIELDS,
+};
+
+extern const char *const sk_field_names[SK_NFIELDS];
+
 struct kfeatures {
 	struct kbtf *btf;		/* NULL: no BTF */
 	char tracefs[PATH_MAX];		/* "" when tracefs is not mounted */
@@ -21,6 +35,8 @@ struct kfeatures {
 	int fexit_err;			/* 0: fentry/fexit loads work */
 	bool have_tcp_sendpage;
 	bool recvmsg_has_nonblock;
+	bool sk_offsets_ok;		/* every field below was found in BTF */
+	long sk_offsets[SK_NFIELDS];	/* byte offsets in struct sock, from BTF */
 };
 
 /* Needs root for the tracefs mount and the fexit test load. */

@@ -48,20 +48,6 @@ static const struct hook hooks[] = {
 	{ BACKEND_FENTRY, "kretfunc__tcp_recvmsg", HOOK_FEXIT, "tcp_recvmsg", 0 },
 };
 
-/* Fields the probe reads through kernel headers, witnessed by map sizes. */
-static const struct {
-	const char *map;
-	const char *member;
-} witnesses[] = {
-	{ "off_skc_daddr", "skc_daddr" },
-	{ "off_skc_rcv_saddr", "skc_rcv_saddr" },
-	{ "off_skc_dport", "skc_dport" },
-	{ "off_skc_num", "skc_num" },
-	{ "off_skc_family", "skc_family" },
-	{ "off_skc_v6_daddr", "skc_v6_daddr" },
-	{ "off_skc_v6_rcv_saddr", "skc_v6_rcv_saddr" },
-};
-
 /* libbcc prints to stdout on some paths; stdout carries only our output. */
 static int stdout_to_stderr(void)
 {
@@ -95,20 +81,26 @@ static int prog_type(enum hook_kind k)
 	}
 }
 
+/*
+ * With borrowed headers, the probe's witness maps carry the offsets it was
+ * compiled with (max_entries = 1 + offset); they must match BTF.
+ */
 static int check_layout(void *mod, const struct kfeatures *f, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < sizeof(witnesses) / sizeof(witnesses[0]); i++) {
-		long hdr = (long)bpf_table_max_entries(mod, witnesses[i].map) - 1;
-		long krn = kbtf_member_offset(f->btf, "sock_common", witnesses[i].member);
+	for (int i = 0; i < SK_NFIELDS; i++) {
+		char map[64];
+		long hdr;
 
-		if (hdr < 0)
-			continue;	/* a --probe file that does not witness this field */
-		if (f->btf && krn != hdr) {
+		snprintf(map, sizeof(map), "off_%s", sk_field_names[i]);
+		hdr = (long)bpf_table_max_entries(mod, map) - 1;
+		if (hdr < 0 || !f->sk_offsets_ok)
+			continue;	/* BTF offsets used, or nothing to compare with */
+		if (hdr != f->sk_offsets[i]) {
 			snprintf(err, errlen,
-				 "kernel headers do not match the running kernel: struct "
-				 "sock_common.%s is at offset %ld in the headers but %ld in the "
-				 "kernel's BTF; install headers for this kernel or set "
-				 "BCC_KERNEL_SOURCE", witnesses[i].member, hdr, krn);
+				 "kernel headers do not match the running kernel: struct sock field "
+				 "%s is at offset %ld in the headers but %ld in the kernel's BTF; "
+				 "install headers for this kernel, set BCC_KERNEL_SOURCE, or use "
+				 "--offsets btf", sk_field_names[i], hdr, f->sk_offsets[i]);
 			return -1;
 		}
 	}

@@ -85,7 +85,14 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 		.recvmsg_has_nonblock = f->recvmsg_has_nonblock,
 	};
 	char err[512];
-	char *text = probe_text_prepare(src, bccflow_probe_header, &cfg, err, sizeof(err));
+	char *text;
+
+	if (o->offsets != OFFSETS_HEADERS && f->sk_offsets_ok) {
+		cfg.nfields = SK_NFIELDS;
+		cfg.field_names = sk_field_names;
+		cfg.field_offsets = f->sk_offsets;
+	}
+	text = probe_text_prepare(src, bccflow_probe_header, &cfg, err, sizeof(err));
 
 	if (!text)
 		fprintf(stderr, "bccflow: %s\n", err);
@@ -160,6 +167,12 @@ static int run(const struct options *o, const char *src)
 		return EXIT_FAILURE;
 	}
 	features_detect(&f);
+	if (o->offsets == OFFSETS_BTF && !f.sk_offsets_ok) {
+		fprintf(stderr, "bccflow: --offsets btf: the kernel has no BTF with struct sock "
+			"(/sys/kernel/btf/vmlinux): use --offsets headers\n");
+		features_cleanup(&f);
+		return EXIT_FAILURE;
+	}
 	rc = start(o, src, &f, &l);
 	if (rc < 0) {
 		fprintf(stderr, "bccflow: counting TCP bytes with %s (%s)%s\n",

@@ -15,6 +15,7 @@ enum {
 	OPT_EBPF,
 	OPT_MAX_FLOWS,
 	OPT_NO_MAP_V4,
+	OPT_OFFSETS,
 };
 
 static const struct option long_opts[] = {
@@ -25,6 +26,7 @@ static const struct option long_opts[] = {
 	{ "ebpf", no_argument, NULL, OPT_EBPF },
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "no-map-v4", no_argument, NULL, OPT_NO_MAP_V4 },
+	{ "offsets", required_argument, NULL, OPT_OFFSETS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -60,6 +62,8 @@ void opts_usage(FILE *out)
 "                       counted as dropped and reported, never silently lost\n"
 "      --no-map-v4      show IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) as they\n"
 "                       are, with family 6, instead of as IPv4\n"
+"      --offsets MODE   auto|btf|headers: where struct sock field offsets come\n"
+"                       from (default auto: the kernel's BTF if it has one)\n"
 "      --probe FILE     compile FILE instead of the built-in probe text\n"
 "      --ebpf           print the probe text after substitutions, then exit\n"
 "  -h, --help           show this help and exit\n"
@@ -218,6 +222,17 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 					    "invalid --max-flows '%s': expected a whole number from 1 to %u",
 					    optarg, MAX_MAX_FLOWS);
 			o->max_flows = (unsigned)v;
+			break;
+		case OPT_OFFSETS:
+			if (!strcmp(optarg, "auto"))
+				o->offsets = OFFSETS_AUTO;
+			else if (!strcmp(optarg, "btf"))
+				o->offsets = OFFSETS_BTF;
+			else if (!strcmp(optarg, "headers"))
+				o->offsets = OFFSETS_HEADERS;
+			else
+				return fail(err, errlen, "invalid --offsets '%s': expected auto, btf "
+					    "or headers", optarg);
 			break;
 		case OPT_NO_MAP_V4:
 			o->map_v4 = false;

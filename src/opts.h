@@ -19,6 +19,13 @@ enum backend {
 	BACKEND_TRACEPOINT,
 };
 
+/* Where the probe gets struct sock field offsets. */
+enum offsets_mode {
+	OFFSETS_AUTO = 0,	/* BTF when the kernel has it, else headers */
+	OFFSETS_BTF,
+	OFFSETS_HEADERS,	/* kernel headers, checked against BTF if any */
+};
+
 enum output_mode {
 	OUTPUT_TABLE = 0,
 	OUTPUT_JSON,
@@ -30,6 +37,7 @@ struct options {
 	int npids;
 	int pids[MAX_PID_FILTERS];
 	enum backend attach;
+	enum offsets_mode offsets;
 	enum output_mode output;
 	const char *probe_file;		/* --probe: compile this instead */
 	bool print_ebpf;		/* --ebpf: print the text and exit */

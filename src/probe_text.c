@@ -146,6 +146,12 @@ static void add_defines(struct buf *b, const struct probe_config *cfg)
 	buf_printf(b, "#define MAX_FLOWS %u\n", cfg->max_flows);
 	if (cfg->have_tcp_sendpage)
 		buf_printf(b, "#define HAVE_TCP_SENDPAGE 1\n");
+	if (cfg->nfields > 0) {
+		buf_printf(b, "#define BCCFLOW_BTF_OFFSETS 1\n");
+		for (int i = 0; i < cfg->nfields; i++)
+			buf_printf(b, "#define OFF_%s %ld\n", cfg->field_names[i],
+				   cfg->field_offsets[i]);
+	}
 	if (cfg->recvmsg_has_nonblock)
 		buf_printf(b, "#define TCP_RECVMSG_HAS_NONBLOCK 1\n"
 			      "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM5(ctx)\n");

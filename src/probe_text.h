@@ -19,6 +19,13 @@ struct probe_config {
 	const int *pids;		/* already validated by opts_parse() */
 	bool have_tcp_sendpage;		/* kernel < 6.5: sendfile path */
 	bool recvmsg_has_nonblock;	/* kernel < 5.19 tcp_recvmsg() */
+	/*
+	 * Field offsets in struct sock from BTF, as (name, offset) pairs; with
+	 * nfields 0 the probe includes the kernel headers instead.
+	 */
+	int nfields;
+	const char *const *field_names;
+	const long *field_offsets;
 };
 
 /*

@@ -27,6 +27,7 @@ BAD = [
     (["--max-flows", "0"], "--max-flows"),
     (["--max-flows", "lots"], "--max-flows"),
     (["--bogus"], "unknown option"),
+    (["--offsets", "guess"], "--offsets"),
     (["--probe", "/nonexistent/x.bpf.c"], "/nonexistent/x.bpf.c"),
 ]
 
@@ -101,9 +102,11 @@ class Cli(E2ETest):
                        "kprobe__tcp_recvmsg", "kretprobe__tcp_recvmsg"},
             "fentry": {"kretfunc__tcp_sendmsg", "kretfunc__tcp_recvmsg"},
         }
-        for backend, want in progs.items():
-            with self.subTest(backend=backend), tempfile.NamedTemporaryFile("w") as f:
-                p = run(["--ebpf", "--attach", backend, "-p", "1"])
+        for (backend, want), offsets in [(b, o) for b in progs.items()
+                                         for o in ("btf", "headers")]:
+            with self.subTest(backend=backend, offsets=offsets), \
+                    tempfile.NamedTemporaryFile("w") as f:
+                p = run(["--ebpf", "--attach", backend, "-p", "1", "--offsets", offsets])
                 self.assertEqual(p.returncode, 0, p.stderr)
                 self.assertIn("#define BCCFLOW_BACKEND_%s 1" % backend.upper(), p.stdout)
                 f.write(p.stdout)

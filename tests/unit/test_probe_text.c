@@ -130,7 +130,7 @@ static void test_real_include_replaced_by_header(void **state)
 	assert_not_contains(text, "\n#include \"flow.h\"");
 	assert_int_equal(count_of(text, "struct flow_key {"), 1);
 	/* the header sits exactly where the include line was */
-	assert_true(asprintf(&spliced, "#include <linux/socket.h>\n%s\n",
+	assert_true(asprintf(&spliced, "#include <uapi/linux/ptrace.h>\n%s\n",
 			     bccflow_probe_header) > 0);
 	assert_contains(text, spliced);
 	free(spliced);
