@@ -33,6 +33,7 @@ struct interval {
 	__u64 rx_bytes, tx_bytes;	/* sums over rows */
 	__u64 events, dropped, dropped_bytes;	/* stats deltas */
 	size_t tracked;			/* flows in the table after eviction */
+	__u64 collect_us;		/* time spent reading and aggregating the maps */
 	size_t evicted;
 };
 

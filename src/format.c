@@ -164,8 +164,10 @@ void format_json_interval(FILE *out, const struct interval *iv, double ts,
 		json_flow(out, iv->rows[i], iv->index, ts, o);
 	fprintf(out, "{\"type\":\"interval\",\"interval\":%lu,\"ts\":%.3f,\"flows\":%zu,"
 		"\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"dropped\":%llu,\"dropped_bytes\":%llu,"
-		"\"tracked\":%zu,\"evicted\":%zu,\"events\":%llu}\n", iv->index, ts, iv->nrows,
+		"\"tracked\":%zu,\"evicted\":%zu,\"events\":%llu,\"collect_us\":%llu}\n",
+		iv->index, ts, iv->nrows,
 		(unsigned long long)iv->rx_bytes, (unsigned long long)iv->tx_bytes,
 		(unsigned long long)iv->dropped, (unsigned long long)iv->dropped_bytes,
-		iv->tracked, iv->evicted, (unsigned long long)iv->events);
+		iv->tracked, iv->evicted, (unsigned long long)iv->events,
+		(unsigned long long)iv->collect_us);
 }

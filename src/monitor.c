@@ -52,17 +52,28 @@ static void report(const struct interval *iv, const struct options *o)
 			iv->index);
 }
 
+static __u64 mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000u + (__u64)ts.tv_nsec / 1000u;
+}
+
 static int loop(const struct options *o, struct collector *c, const struct map_ops *ops)
 {
 	struct timespec next;
 	struct interval iv;
+	__u64 t0;
 	int err, w;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (unsigned long n = 0;;) {
 		next.tv_sec += o->interval;
 		sleep_until(&next);
+		t0 = mono_us();
 		err = collect_interval(c, ops, &iv);
+		iv.collect_us = mono_us() - t0;
 		if (err) {
 			fprintf(stderr, "bccflow: cannot read the flow tables: %s\n", strerror(-err));
 			return 1;

@@ -656,7 +656,7 @@ static void test_json_interval_empty(void **state)
 	assert_string_equal(text,
 			    "{\"type\":\"interval\",\"interval\":1,\"ts\":1700000000.000,"
 			    "\"flows\":0,\"rx_bytes\":0,\"tx_bytes\":0,\"dropped\":0,"
-			    "\"dropped_bytes\":0,\"tracked\":0,\"evicted\":0,\"events\":0}\n");
+			    "\"dropped_bytes\":0,\"tracked\":0,\"evicted\":0,\"events\":0,\"collect_us\":0}\n");
 	free(text);
 }
 
@@ -692,7 +692,7 @@ static void test_json_interval_every_field(void **state)
 	assert_string_equal(line_at(text, 2),
 			    "{\"type\":\"interval\",\"interval\":3,\"ts\":1700000000.250,"
 			    "\"flows\":2,\"rx_bytes\":1543,\"tx_bytes\":512,\"dropped\":4,"
-			    "\"dropped_bytes\":9000,\"tracked\":17,\"evicted\":2,\"events\":55}");
+			    "\"dropped_bytes\":9000,\"tracked\":17,\"evicted\":2,\"events\":55,\"collect_us\":0}");
 	free(text);
 }
 
