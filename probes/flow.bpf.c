@@ -3,8 +3,8 @@
  * bccflow probe text: TCP payload bytes per (pid, family, local, remote).
  *
  * Compiled at run time by libbcc. The host splices probes/flow.h in place
- * of the include line below, replaces the pid filter placeholder in
- * count_bytes() with a validated statement, and defines exactly one of
+ * of the include line below, replaces the pid and key filter placeholders
+ * in count_bytes() with validated statements, and defines exactly one of
  * BCCFLOW_BACKEND_{TRACEPOINT,KPROBE,FENTRY} plus MAX_FLOWS (and, for
  * kprobe/fentry, the kernel's tcp_recvmsg flavour and HAVE_TCP_SENDPAGE).
  *
@@ -69,6 +69,13 @@ BPF_HASH(flows, struct flow_key, struct flow_val, MAX_FLOWS);
 /* 4-tuples (pid 0) whose socket reached TCP_CLOSE: the host evicts them. */
 BPF_HASH(closed, struct flow_key, u8, MAX_FLOWS);
 BPF_PERCPU_ARRAY(stats, u64, STAT_MAX);
+#ifdef BCCFLOW_CGROUP_FILTER
+BPF_CGROUP_ARRAY(cgroup_filter, 1);	/* the host puts the --cgroup dir in slot 0 */
+#endif
+
+/* ::ffff:a.b.c.d, an IPv4 peer of a dual-stack socket */
+#define FLOW_MAPPED(a) (!((a)[0] | (a)[1] | (a)[2] | (a)[3] | (a)[4] | (a)[5] | (a)[6] | \
+			  (a)[7] | (a)[8] | (a)[9]) && (a)[10] == 0xff && (a)[11] == 0xff)
 
 static __always_inline void stat_add(int idx, u64 n)
 {
@@ -109,6 +116,7 @@ static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, i
 	key.pid = pid;
 	key.family = family;
 	fill_key(&key, sk, family);
+	FILTER_KEY
 
 	val = flows.lookup(&key);
 	if (!val) {

@@ -224,8 +224,21 @@ static int keep_maps(struct loaded *l, void *mod, char *err, size_t errlen)
 	return 0;
 }
 
+static int set_cgroup(void *mod, int cgroup_fd, char *err, size_t errlen)
+{
+	int fd = bpf_table_fd(mod, "cgroup_filter");
+	int zero = 0;
+
+	if (fd < 0 || bpf_update_elem(fd, &zero, &cgroup_fd, BPF_ANY)) {
+		snprintf(err, errlen, "cannot set the --cgroup filter: %s",
+			 fd < 0 ? "the probe text has no cgroup_filter table" : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 enum loader_status loader_open(struct loaded *l, const char *text, enum backend b,
-			       const struct kfeatures *f, char *err, size_t errlen)
+			       const struct kfeatures *f, int cgroup_fd, char *err, size_t errlen)
 {
 	enum loader_status st = LOADER_FAILED;
 	int saved = stdout_to_stderr();
@@ -243,7 +256,8 @@ enum loader_status loader_open(struct loaded *l, const char *text, enum backend 
 		stdout_restore(saved);
 		return LOADER_FAILED;
 	}
-	if (check_layout(mod, f, err, errlen))
+	if (check_layout(mod, f, err, errlen) ||
+	    (cgroup_fd >= 0 && set_cgroup(mod, cgroup_fd, err, errlen)))
 		st = LOADER_FATAL;
 	else if (!load_and_attach(l, mod, b, err, errlen) && !keep_maps(l, mod, err, errlen))
 		st = LOADER_OK;

@@ -36,10 +36,11 @@ enum loader_status {
 /*
  * Compiles text, checks the layouts it read through kernel headers against
  * BTF, loads and attaches the programs of backend b, keeps the map fds and
- * frees the compiler state. On failure nothing stays loaded.
+ * frees the compiler state. cgroup_fd >= 0 fills the --cgroup filter map.
+ * On failure nothing stays loaded.
  */
 enum loader_status loader_open(struct loaded *l, const char *text, enum backend b,
-			       const struct kfeatures *f, char *err, size_t errlen);
+			       const struct kfeatures *f, int cgroup_fd, char *err, size_t errlen);
 void loader_close(struct loaded *l);
 
 #endif

@@ -5,7 +5,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +87,7 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 		.pids = o->pids,
 		.have_tcp_sendpage = f->have_tcp_sendpage,
 		.recvmsg_has_nonblock = f->recvmsg_has_nonblock,
+		.filter = o,
 	};
 	char err[512];
 	char *text;
@@ -97,6 +102,27 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 	if (!text)
 		fprintf(stderr, "bccflow: %s\n", err);
 	return text;
+}
+
+/* --cgroup must name a cgroup v2 directory; returns an open fd, or -1. */
+static int open_cgroup(const char *path)
+{
+	struct statfs sf;
+	int fd;
+
+	if (statfs(path, &sf)) {
+		fprintf(stderr, "bccflow: invalid --cgroup '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (sf.f_type != CGROUP2_SUPER_MAGIC) {
+		fprintf(stderr, "bccflow: invalid --cgroup '%s': not in a cgroup v2 hierarchy "
+			"(e.g. /sys/fs/cgroup/system.slice)\n", path);
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fprintf(stderr, "bccflow: invalid --cgroup '%s': %s\n", path, strerror(errno));
+	return fd;
 }
 
 /* Rejects an unusable --probe text before anything touches the kernel. */
@@ -114,7 +140,7 @@ static int check_text(const struct options *o, const char *src)
  * Returns an exit code, or -1 when *l is loaded and counting.
  */
 static int start(const struct options *o, const char *src, const struct kfeatures *f,
-		 struct loaded *l)
+		 int cgroup_fd, struct loaded *l)
 {
 	enum backend order[3];
 	int n = candidates(o->attach, order);
@@ -139,7 +165,7 @@ static int start(const struct options *o, const char *src, const struct kfeature
 			free(text);
 			return fflush(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
 		}
-		st = loader_open(l, text, order[i], f, why, sizeof(why));
+		st = loader_open(l, text, order[i], f, cgroup_fd, why, sizeof(why));
 		free(text);
 		if (st == LOADER_OK)
 			return -1;
@@ -154,7 +180,7 @@ static int start(const struct options *o, const char *src, const struct kfeature
 	return EXIT_FAILURE;
 }
 
-static int run(const struct options *o, const char *src)
+static int run(const struct options *o, const char *src, int cgroup_fd)
 {
 	struct kfeatures f;
 	struct loaded l;
@@ -173,7 +199,7 @@ static int run(const struct options *o, const char *src)
 		features_cleanup(&f);
 		return EXIT_FAILURE;
 	}
-	rc = start(o, src, &f, &l);
+	rc = start(o, src, &f, cgroup_fd, &l);
 	if (rc < 0) {
 		fprintf(stderr, "bccflow: counting TCP bytes with %s (%s)%s\n",
 			backend_name(l.backend), hook_summary(l.backend),
@@ -190,6 +216,7 @@ int main(int argc, char **argv)
 	struct options o;
 	char err[512];
 	char *file_text = NULL;
+	int cgroup_fd = -1;
 	int rc;
 
 	switch (opts_parse(argc, argv, read_pid_max(), &o, err, sizeof(err))) {
@@ -216,8 +243,17 @@ int main(int argc, char **argv)
 		free(file_text);
 		return EXIT_USAGE;
 	}
+	if (o.cgroup) {
+		cgroup_fd = open_cgroup(o.cgroup);
+		if (cgroup_fd < 0) {
+			free(file_text);
+			return EXIT_USAGE;
+		}
+	}
 	setup_signals();
-	rc = run(&o, file_text ? file_text : bccflow_probe_source);
+	rc = run(&o, file_text ? file_text : bccflow_probe_source, cgroup_fd);
+	if (cgroup_fd >= 0)
+		close(cgroup_fd);
 	free(file_text);
 	return rc;
 }

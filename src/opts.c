@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -16,6 +17,18 @@ enum {
 	OPT_MAX_FLOWS,
 	OPT_NO_MAP_V4,
 	OPT_OFFSETS,
+	OPT_COMM,
+	OPT_PORT,
+	OPT_LADDR,
+	OPT_RADDR,
+	OPT_CGROUP,
+	OPT_BY,
+	OPT_SORT,
+	OPT_UNITS,
+	OPT_RATE,
+	OPT_CSV,
+	OPT_LISTEN,
+	OPT_MAX_SERIES,
 };
 
 static const struct option long_opts[] = {
@@ -27,6 +40,22 @@ static const struct option long_opts[] = {
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "no-map-v4", no_argument, NULL, OPT_NO_MAP_V4 },
 	{ "offsets", required_argument, NULL, OPT_OFFSETS },
+	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "laddr", required_argument, NULL, OPT_LADDR },
+	{ "raddr", required_argument, NULL, OPT_RADDR },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "ipv4", no_argument, NULL, '4' },
+	{ "ipv6", no_argument, NULL, '6' },
+	{ "by", required_argument, NULL, OPT_BY },
+	{ "sort", required_argument, NULL, OPT_SORT },
+	{ "rows", required_argument, NULL, 'r' },
+	{ "units", required_argument, NULL, OPT_UNITS },
+	{ "rate", no_argument, NULL, OPT_RATE },
+	{ "no-clear", no_argument, NULL, 'C' },
+	{ "csv", no_argument, NULL, OPT_CSV },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -44,6 +73,37 @@ const char *backend_name(enum backend b)
 	return backend_names[b];
 }
 
+static const char *const by_names[] = {
+	[BY_FLOW] = "flow", [BY_PID] = "pid", [BY_COMM] = "comm",
+	[BY_RADDR] = "raddr", [BY_LPORT] = "lport",
+};
+
+static const char *const sort_names[] = {
+	[SORT_TOTAL] = "total", [SORT_RX] = "rx", [SORT_TX] = "tx",
+	[SORT_RX_TOTAL] = "rx_total", [SORT_TX_TOTAL] = "tx_total",
+	[SORT_TOTAL_ALL] = "total_all",
+};
+
+static const char *const unit_names[] = {
+	[UNITS_KB] = "KB", [UNITS_B] = "B", [UNITS_MB] = "MB", [UNITS_AUTO] = "auto",
+};
+
+const char *group_by_name(enum group_by by)
+{
+	return by_names[by];
+}
+
+/* Index of arg in names[0..n), or -1. */
+static int lookup_name(const char *const *names, size_t n, const char *arg)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], arg))
+			return (int)i;
+	return -1;
+}
+
+#define NAMES(a) (a), sizeof(a) / sizeof((a)[0])
+
 void opts_usage(FILE *out)
 {
 	fprintf(out,
@@ -58,6 +118,30 @@ void opts_usage(FILE *out)
 "  -j, --json           JSON Lines on stdout instead of the table\n"
 "      --attach MODE    auto|fentry|kprobe|tracepoint (default auto: the first\n"
 "                       that works, in that order)\n"
+"Filters (applied in the kernel):\n"
+"      --comm NAME      only this process (thread) name, exact, up to 15 bytes\n"
+"      --port N[,N]     only flows with this local or remote port (up to %d)\n"
+"      --laddr CIDR     only this local address or network (repeatable)\n"
+"      --raddr CIDR     only this remote address or network (repeatable)\n"
+"                       e.g. 10.0.0.0/8, 127.0.0.1, 2001:db8::/32; an IPv4\n"
+"                       network also matches IPv4-mapped IPv6 addresses\n"
+"      --cgroup PATH    only processes in this cgroup v2 directory or below\n"
+"  -4, --ipv4           only IPv4 flows (IPv4-mapped IPv6 counts as IPv4)\n"
+"  -6, --ipv6           only IPv6 flows\n"
+"Reporting:\n"
+"      --by KEY         flow|pid|comm|raddr|lport: one row per KEY (default\n"
+"                       flow; comm with --listen)\n"
+"      --sort KEY       total|rx|tx (this interval), rx_total|tx_total|total_all\n"
+"                       (since start); default total\n"
+"  -r, --rows N         show the top N rows and one 'others' row for the rest\n"
+"      --units U        B|KB|MB|auto for the table (default KB = 1024 bytes)\n"
+"      --rate           add per-second rates (RX_S, TX_S) to the table\n"
+"  -C, --no-clear       rolling output on a terminal (default: refresh the screen)\n"
+"      --csv            CSV on stdout (a header line, then one line per row)\n"
+"      --listen ADDR:PORT\n"
+"                       serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+"      --max-series N   at most N metrics series; the rest go to an 'other' series\n"
+"Kernel:\n"
 "      --max-flows N    flow table size (default %u); when full, new flows are\n"
 "                       counted as dropped and reported, never silently lost\n"
 "      --no-map-v4      show IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) as they\n"
@@ -79,10 +163,16 @@ void opts_usage(FILE *out)
 "  bccflow -p 1234          # only process 1234\n"
 "  bccflow -p 1234,5678     # two processes\n"
 "  bccflow --json 1 10      # ten JSON reports\n"
+"  bccflow --comm nginx --port 443 -r 10   # nginx on port 443, top 10\n"
+"  bccflow --raddr 10.0.0.0/8 -4 --by raddr  # traffic per remote address\n"
+"  bccflow --cgroup /sys/fs/cgroup/system.slice/nginx.service\n"
+"  bccflow --by pid --sort total_all --units auto --rate\n"
+"  bccflow --csv 5 > flows.csv\n"
+"  bccflow --listen 127.0.0.1:9877 --max-series 100   # Prometheus\n"
 "  bccflow --attach tracepoint\n"
 "  bccflow --ebpf -p 1234  # the probe text as it would be compiled\n"
 "  bccflow --probe my.bpf.c # a copy of probes/flow.bpf.c, edited\n",
-		MAX_PID_FILTERS, DEFAULT_MAX_FLOWS);
+		MAX_PID_FILTERS, MAX_PORT_FILTERS, DEFAULT_MAX_FLOWS);
 }
 
 static enum opts_result fail(char *err, size_t errlen, const char *fmt, ...)
@@ -138,17 +228,80 @@ static enum opts_result add_pids(struct options *o, const char *arg, long pid_ma
 	return OPTS_OK;
 }
 
-static enum opts_result parse_attach(struct options *o, const char *arg, char *err,
-				     size_t errlen)
+static enum opts_result add_ports(struct options *o, const char *arg, char *err,
+				  size_t errlen)
 {
-	for (size_t i = 0; i < sizeof(backend_names) / sizeof(backend_names[0]); i++) {
-		if (!strcmp(arg, backend_names[i])) {
-			o->attach = (enum backend)i;
-			return OPTS_OK;
-		}
+	const char *p = arg;
+
+	do {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char tok[16];
+		unsigned long v;
+
+		snprintf(tok, sizeof(tok), "%.*s", (int)(len < sizeof(tok) ? len : sizeof(tok) - 1),
+			 p);
+		if (len == 0 || len >= sizeof(tok) || parse_ulong(tok, 65535, &v) || v < 1)
+			return fail(err, errlen, "invalid --port '%s': expected ports from 1 to 65535, "
+				    "comma-separated", arg);
+		if (o->nports == MAX_PORT_FILTERS)
+			return fail(err, errlen, "too many ports: at most %d", MAX_PORT_FILTERS);
+		o->ports[o->nports++] = (unsigned short)v;
+		p = comma ? comma + 1 : NULL;
+	} while (p);
+	return OPTS_OK;
+}
+
+int parse_cidr(const char *s, struct cidr *c)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	char *slash;
+	unsigned long prefix;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	memset(c, 0, sizeof(*c));
+	if (inet_pton(AF_INET, buf, c->addr) == 1)
+		c->family = 4;
+	else if (inet_pton(AF_INET6, buf, c->addr) == 1)
+		c->family = 6;
+	else
+		return -1;
+	c->prefix = c->family == 4 ? 32 : 128;
+	if (slash) {
+		if (parse_ulong(slash, (unsigned long)c->prefix, &prefix))
+			return -1;
+		c->prefix = (int)prefix;
 	}
-	return fail(err, errlen,
-		    "invalid --attach '%s': expected auto, fentry, kprobe or tracepoint", arg);
+	return 0;
+}
+
+static enum opts_result add_cidr(struct cidr *list, int *n, const char *opt, const char *arg,
+				 char *err, size_t errlen)
+{
+	if (*n == MAX_CIDR_FILTERS)
+		return fail(err, errlen, "too many %s values: at most %d", opt, MAX_CIDR_FILTERS);
+	if (parse_cidr(arg, &list[*n]))
+		return fail(err, errlen, "invalid %s '%s': expected an IPv4 or IPv6 address with an "
+			    "optional /prefix, e.g. 10.0.0.0/8 or 2001:db8::/32", opt, arg);
+	(*n)++;
+	return OPTS_OK;
+}
+
+static enum opts_result parse_enum(int *out, const char *const *names, size_t n,
+				   const char *opt, const char *arg, const char *expected,
+				   char *err, size_t errlen)
+{
+	int i = lookup_name(names, n, arg);
+
+	if (i < 0)
+		return fail(err, errlen, "invalid %s '%s': expected %s", opt, arg, expected);
+	*out = i;
+	return OPTS_OK;
 }
 
 static enum opts_result parse_positional(struct options *o, int argc, char **argv, int first,
@@ -187,26 +340,110 @@ static void set_defaults(struct options *o)
 	o->map_v4 = true;
 }
 
+/* Checks that need every option seen. */
+static enum opts_result check_combination(struct options *o, bool json, bool csv, char *err,
+					  size_t errlen)
+{
+	if (json && csv)
+		return fail(err, errlen, "--json and --csv exclude each other: pick one");
+	o->output = json ? OUTPUT_JSON : csv ? OUTPUT_CSV : OUTPUT_TABLE;
+	if (o->max_series && !o->listen)
+		return fail(err, errlen, "--max-series needs --listen");
+	if (o->listen && !o->by_set)
+		o->by = BY_COMM;	/* bounded label cardinality by default */
+	return OPTS_OK;
+}
+
 enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options *o,
 			    char *err, size_t errlen)
 {
 	enum opts_result r = OPTS_OK;
+	bool json = false, csv = false;
 	unsigned long v;
-	int c;
+	int c, e = 0;
 
 	set_defaults(o);
 	optind = 0;	/* reset getopt: the parser may run more than once */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:jhV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:jhV46r:C", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			r = add_pids(o, optarg, pid_max, err, errlen);
 			break;
 		case 'j':
-			o->output = OUTPUT_JSON;
+			json = true;
+			break;
+		case OPT_CSV:
+			csv = true;
+			break;
+		case '4':
+		case '6':
+			if (o->family && o->family != c - '0')
+				return fail(err, errlen, "-4 and -6 exclude each other: pick one");
+			o->family = c - '0';
+			break;
+		case OPT_COMM:
+			if (!*optarg || strlen(optarg) > 15)
+				return fail(err, errlen, "invalid --comm '%s': expected a name of 1 to 15 "
+					    "bytes (the kernel's limit)", optarg);
+			o->comm = optarg;
+			break;
+		case OPT_PORT:
+			r = add_ports(o, optarg, err, errlen);
+			break;
+		case OPT_LADDR:
+			r = add_cidr(o->laddr, &o->nladdr, "--laddr", optarg, err, errlen);
+			break;
+		case OPT_RADDR:
+			r = add_cidr(o->raddr, &o->nraddr, "--raddr", optarg, err, errlen);
+			break;
+		case OPT_CGROUP:
+			if (!*optarg)
+				return fail(err, errlen, "invalid --cgroup '': expected a cgroup v2 "
+					    "directory, e.g. /sys/fs/cgroup/system.slice");
+			o->cgroup = optarg;
+			break;
+		case OPT_BY:
+			r = parse_enum(&e, NAMES(by_names), "--by", optarg,
+				       "flow, pid, comm, raddr or lport", err, errlen);
+			o->by = (enum group_by)e;
+			o->by_set = true;
+			break;
+		case OPT_SORT:
+			r = parse_enum(&e, NAMES(sort_names), "--sort", optarg,
+				       "total, rx, tx, rx_total, tx_total or total_all", err, errlen);
+			o->sort = (enum sort_key)e;
+			break;
+		case OPT_UNITS:
+			r = parse_enum(&e, NAMES(unit_names), "--units", optarg, "B, KB, MB or auto",
+				       err, errlen);
+			o->units = (enum units)e;
+			break;
+		case 'r':
+			if (parse_ulong(optarg, 1000000, &v) || v < 1)
+				return fail(err, errlen, "invalid --rows '%s': expected a whole number from "
+					    "1 to 1000000", optarg);
+			o->rows = (unsigned)v;
+			break;
+		case OPT_RATE:
+			o->rate = true;
+			break;
+		case 'C':
+			o->no_clear = true;
+			break;
+		case OPT_LISTEN:
+			o->listen = optarg;
+			break;
+		case OPT_MAX_SERIES:
+			if (parse_ulong(optarg, 1000000, &v) || v < 1)
+				return fail(err, errlen, "invalid --max-series '%s': expected a whole number "
+					    "from 1 to 1000000", optarg);
+			o->max_series = (unsigned)v;
 			break;
 		case OPT_ATTACH:
-			r = parse_attach(o, optarg, err, errlen);
+			r = parse_enum(&e, NAMES(backend_names), "--attach", optarg,
+				       "auto, fentry, kprobe or tracepoint", err, errlen);
+			o->attach = (enum backend)e;
 			break;
 		case OPT_PROBE:
 			if (!*optarg)
@@ -254,5 +491,8 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 		if (r != OPTS_OK)
 			return r;
 	}
-	return parse_positional(o, argc, argv, optind, err, errlen);
+	r = parse_positional(o, argc, argv, optind, err, errlen);
+	if (r != OPTS_OK)
+		return r;
+	return check_combination(o, json, csv, err, errlen);
 }

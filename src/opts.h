@@ -29,6 +29,41 @@ enum offsets_mode {
 enum output_mode {
 	OUTPUT_TABLE = 0,
 	OUTPUT_JSON,
+	OUTPUT_CSV,
+};
+
+/* What a row (and a metrics series) stands for. */
+enum group_by {
+	BY_FLOW = 0,
+	BY_PID,
+	BY_COMM,
+	BY_RADDR,
+	BY_LPORT,
+};
+
+enum sort_key {
+	SORT_TOTAL = 0,		/* rx + tx this interval */
+	SORT_RX,
+	SORT_TX,
+	SORT_RX_TOTAL,		/* since start */
+	SORT_TX_TOTAL,
+	SORT_TOTAL_ALL,
+};
+
+enum units {
+	UNITS_KB = 0,
+	UNITS_B,
+	UNITS_MB,
+	UNITS_AUTO,
+};
+
+#define MAX_PORT_FILTERS 16
+#define MAX_CIDR_FILTERS 8
+
+struct cidr {
+	int family;		/* 4 or 6 */
+	unsigned char addr[16];	/* network order; IPv4 in the first 4 bytes */
+	int prefix;
 };
 
 struct options {
@@ -43,6 +78,25 @@ struct options {
 	bool print_ebpf;		/* --ebpf: print the text and exit */
 	unsigned max_flows;
 	bool map_v4;			/* show ::ffff:a.b.c.d as a.b.c.d */
+	/* in-kernel filters (all validated here; compiled into the probe) */
+	int family;			/* 0 any, 4 (incl. v4-mapped) or 6 */
+	int nports;
+	unsigned short ports[MAX_PORT_FILTERS];	/* local or remote */
+	int nladdr, nraddr;
+	struct cidr laddr[MAX_CIDR_FILTERS];
+	struct cidr raddr[MAX_CIDR_FILTERS];
+	const char *comm;		/* exact process (thread) name */
+	const char *cgroup;		/* cgroup v2 directory; checked by main() */
+	/* reporting */
+	enum group_by by;
+	bool by_set;
+	enum sort_key sort;
+	unsigned rows;			/* 0: all rows; else top N and "others" */
+	enum units units;
+	bool rate;			/* add per-second rates */
+	bool no_clear;			/* -C: rolling output even on a terminal */
+	const char *listen;		/* --listen ADDR:PORT; parsed by prom.c */
+	unsigned max_series;		/* metrics series limit, 0 = none */
 };
 
 enum opts_result {
@@ -60,5 +114,8 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max,
 			    struct options *o, char *err, size_t errlen);
 void opts_usage(FILE *out);
 const char *backend_name(enum backend b);
+const char *group_by_name(enum group_by by);
+/* Parses "A.B.C.D[/N]" or "IPv6[/N]"; 0 or -1. */
+int parse_cidr(const char *s, struct cidr *c);
 
 #endif

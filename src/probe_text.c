@@ -11,7 +11,8 @@
 #include "probe_text.h"
 
 #define PROBE_FILE_MAX (1u << 20)
-#define PLACEHOLDER "FILTER_PID"
+#define PID_PLACEHOLDER "FILTER_PID"
+#define KEY_PLACEHOLDER "FILTER_KEY"
 
 /* A growable string; every append checks for allocation failure once. */
 struct buf {
@@ -98,30 +99,135 @@ static void add_pid_filter(struct buf *b, const struct probe_config *cfg)
 	buf_add(b, ") { return 0; }", 15);
 }
 
-/* Copies src[from, to) replacing the FILTER_PID token; counts replacements. */
-static int add_with_filter(struct buf *b, const char *from, const char *to,
-			   const struct probe_config *cfg)
+/* Byte tests for key.<field>[off..] against a network under a prefix. */
+static void add_prefix_match(struct buf *b, const char *field, int off,
+			     const unsigned char *net, int prefix)
 {
-	size_t plen = strlen(PLACEHOLDER);
-	int n = 0;
+	int nbytes = 0;
+
+	for (int i = 0; prefix > 0; i++, prefix -= 8) {
+		unsigned mask = prefix >= 8 ? 0xff : (0xff00u >> prefix) & 0xff;
+
+		buf_printf(b, "%s(key.%s[%d] & 0x%02x) == 0x%02x", nbytes++ ? " && " : "", field,
+			   off + i, mask, net[i] & mask);
+	}
+	if (!nbytes)
+		buf_printf(b, "1");
+}
+
+/* An IPv4 network matches IPv4 and IPv4-mapped IPv6 addresses. */
+static void add_cidr_match(struct buf *b, const char *field, const struct cidr *c)
+{
+	if (c->family == 4) {
+		buf_printf(b, "((key.family == FLOW_AF_INET && ");
+		add_prefix_match(b, field, 0, c->addr, c->prefix);
+		buf_printf(b, ") || (key.family == FLOW_AF_INET6 && FLOW_MAPPED(key.%s) && ", field);
+		add_prefix_match(b, field, 12, c->addr, c->prefix);
+		buf_printf(b, "))");
+	} else {
+		buf_printf(b, "(key.family == FLOW_AF_INET6 && ");
+		add_prefix_match(b, field, 0, c->addr, c->prefix);
+		buf_printf(b, ")");
+	}
+}
+
+static void add_cidr_filter(struct buf *b, const char *field, const struct cidr *list, int n)
+{
+	if (n == 0)
+		return;
+	buf_printf(b, "if (!(");
+	for (int i = 0; i < n; i++) {
+		buf_printf(b, i ? " || " : "");
+		add_cidr_match(b, field, &list[i]);
+	}
+	buf_printf(b, ")) { return 0; }\n\t");
+}
+
+/* The comm is compared byte by byte, NUL included: no user text in C. */
+static void add_comm_filter(struct buf *b, const char *comm)
+{
+	size_t n = strlen(comm);
+
+	buf_printf(b, "{ char c_[16] = {}; bpf_get_current_comm(c_, sizeof(c_)); if (");
+	for (size_t i = 0; i <= n; i++)
+		buf_printf(b, "%sc_[%zu] != (char)0x%02x", i ? " || " : "", i,
+			   (unsigned char)comm[i]);
+	buf_printf(b, ") { return 0; } }\n\t");
+}
+
+static void add_key_filter(struct buf *b, const struct probe_config *cfg)
+{
+	const struct options *f = cfg->filter;
+
+	if (!f)
+		return;
+	if (f->family == 4)
+		buf_printf(b, "if (!(key.family == FLOW_AF_INET || (key.family == FLOW_AF_INET6 && "
+			   "FLOW_MAPPED(key.laddr)))) { return 0; }\n\t");
+	else if (f->family == 6)
+		buf_printf(b, "if (key.family != FLOW_AF_INET6 || FLOW_MAPPED(key.laddr)) "
+			   "{ return 0; }\n\t");
+	if (f->nports) {
+		buf_printf(b, "if (");
+		for (int i = 0; i < f->nports; i++)
+			buf_printf(b, "%skey.lport != %u && key.rport != %u", i ? " && " : "",
+				   f->ports[i], f->ports[i]);
+		buf_printf(b, ") { return 0; }\n\t");
+	}
+	add_cidr_filter(b, "laddr", f->laddr, f->nladdr);
+	add_cidr_filter(b, "raddr", f->raddr, f->nraddr);
+	if (f->comm)
+		add_comm_filter(b, f->comm);
+	if (f->cgroup)
+		buf_printf(b, "if (cgroup_filter.check_current_task(0) != 1) { return 0; }\n\t");
+}
+
+static bool key_filter_wanted(const struct probe_config *cfg)
+{
+	const struct options *f = cfg->filter;
+
+	return f && (f->family || f->nports || f->nladdr || f->nraddr || f->comm || f->cgroup);
+}
+
+/*
+ * Copies src[from, to) replacing the placeholder tokens; counts each.
+ * A token inside a longer identifier is left alone.
+ */
+static void add_with_filters(struct buf *b, const char *from, const char *to,
+			     const struct probe_config *cfg, int found[2])
+{
+	static const char *const names[2] = { PID_PLACEHOLDER, KEY_PLACEHOLDER };
 
 	for (const char *p = from; p < to;) {
-		const char *hit = memmem(p, (size_t)(to - p), PLACEHOLDER, plen);
+		const char *hit = NULL;
+		int which = 0;
 
+		for (int i = 0; i < 2; i++) {
+			const char *h = memmem(p, (size_t)(to - p), names[i], strlen(names[i]));
+
+			if (h && (!hit || h < hit)) {
+				hit = h;
+				which = i;
+			}
+		}
 		if (!hit) {
 			buf_add(b, p, (size_t)(to - p));
 			break;
 		}
+		size_t plen = strlen(names[which]);
+
 		buf_add(b, p, (size_t)(hit - p));
 		if ((hit > from && is_ident(hit[-1])) || (hit + plen < to && is_ident(hit[plen]))) {
-			buf_add(b, hit, plen);	/* part of a longer identifier */
+			buf_add(b, hit, plen);
 		} else {
-			add_pid_filter(b, cfg);
-			n++;
+			if (which == 0)
+				add_pid_filter(b, cfg);
+			else
+				add_key_filter(b, cfg);
+			found[which]++;
 		}
 		p = hit + plen;
 	}
-	return n;
 }
 
 static const char *backend_define(enum backend b)
@@ -144,6 +250,8 @@ static void add_defines(struct buf *b, const struct probe_config *cfg)
 		   backend_name(cfg->backend));
 	buf_printf(b, "#define %s 1\n", backend_define(cfg->backend));
 	buf_printf(b, "#define MAX_FLOWS %u\n", cfg->max_flows);
+	if (cfg->filter && cfg->filter->cgroup)
+		buf_printf(b, "#define BCCFLOW_CGROUP_FILTER 1\n");
 	if (cfg->have_tcp_sendpage)
 		buf_printf(b, "#define HAVE_TCP_SENDPAGE 1\n");
 	if (cfg->nfields > 0) {
@@ -164,7 +272,7 @@ char *probe_text_prepare(const char *src, const char *header, const struct probe
 {
 	struct buf b = { 0 };
 	const char *inc, *inc_end, *end = src + strlen(src);
-	int n;
+	int found[2] = { 0, 0 };
 
 	if (!backend_define(cfg->backend)) {
 		snprintf(err, errlen, "internal error: no backend chosen for the probe text");
@@ -178,20 +286,27 @@ char *probe_text_prepare(const char *src, const char *header, const struct probe
 		return NULL;
 	}
 	add_defines(&b, cfg);
-	n = add_with_filter(&b, src, inc, cfg);
+	add_with_filters(&b, src, inc, cfg, found);
 	buf_add(&b, header, strlen(header));
 	buf_add(&b, "\n", 1);
-	n += add_with_filter(&b, inc_end, end, cfg);
+	add_with_filters(&b, inc_end, end, cfg, found);
 	if (b.oom) {
 		free(b.s);
 		snprintf(err, errlen, "out of memory preparing the probe text");
 		return NULL;
 	}
-	if (n == 0 && cfg->npids > 0) {
+	if (found[0] == 0 && cfg->npids > 0) {
 		free(b.s);
 		snprintf(err, errlen,
 			 "probe text has no FILTER_PID placeholder, so -p cannot be applied: "
 			 "add one, or drop -p");
+		return NULL;
+	}
+	if (found[1] == 0 && key_filter_wanted(cfg)) {
+		free(b.s);
+		snprintf(err, errlen,
+			 "probe text has no FILTER_KEY placeholder, so the address, port, comm, "
+			 "cgroup and family filters cannot be applied: add one, or drop them");
 		return NULL;
 	}
 	return b.s;

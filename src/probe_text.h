@@ -17,6 +17,7 @@ struct probe_config {
 	unsigned max_flows;
 	int npids;
 	const int *pids;		/* already validated by opts_parse() */
+	const struct options *filter;	/* key filters (validated); NULL: none */
 	bool have_tcp_sendpage;		/* kernel < 6.5: sendfile path */
 	bool recvmsg_has_nonblock;	/* kernel < 5.19 tcp_recvmsg() */
 	/*
