@@ -6,15 +6,21 @@
 
 #include "flowtab.h"
 
-static size_t hash_key(const struct flow_key *k)
+unsigned long long flow_hash(unsigned long long h, const void *p, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)k;
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	const unsigned char *b = p;
 
-	for (size_t i = 0; i < sizeof(*k); i++) {
-		h ^= p[i];
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
 		h *= 1099511628211ULL;
 	}
+	return h;
+}
+
+static size_t hash_key(const struct flow_key *k)
+{
+	uint64_t h = flow_hash(FLOW_HASH_INIT, k, sizeof(*k));
+
 	return (size_t)(h ^ (h >> 32));
 }
 

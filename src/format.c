@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
+#include <math.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -98,31 +101,194 @@ void comm_printable(const char *comm, char *out, size_t len)
 	out[i] = '\0';
 }
 
-static double kb(__u64 bytes)
+void format_amount(char *buf, size_t len, __u64 bytes, enum units u)
 {
-	return (double)bytes / 1024.0;
+	static const char suffix[] = "KMGTPE";
+	double v = (double)bytes;
+	int i = -1;
+
+	switch (u) {
+	case UNITS_B:
+		snprintf(buf, len, "%llu", (unsigned long long)bytes);
+		return;
+	case UNITS_MB:
+		snprintf(buf, len, "%.2f", v / 1048576.0);
+		return;
+	case UNITS_AUTO:
+		if (bytes < 1024) {
+			snprintf(buf, len, "%lluB", (unsigned long long)bytes);
+			return;
+		}
+		while (v >= 1024.0 && i < 5) {
+			v /= 1024.0;
+			i++;
+		}
+		snprintf(buf, len, "%.1f%c", v, suffix[i]);
+		return;
+	default:
+		snprintf(buf, len, "%.2f", v / 1024.0);
+	}
 }
 
-void format_table_interval(FILE *out, const struct interval *iv, const struct options *o)
+static const char *unit_suffix(enum units u)
 {
-	if (iv->index > 1)
-		fputc('\n', out);
-	fprintf(out, "%-7s %-16s %10s %10s %10s %10s %10s %-23s %-23s\n", "PID", "COMM", "RX_KB",
-		"TX_KB", "RXSUM_KB", "TXSUM_KB", "SUM_KB", "LADDR", "RADDR");
-	for (size_t i = 0; i < iv->nrows; i++) {
-		const struct flow_entry *e = iv->rows[i];
-		char comm[FLOW_COMM_LEN], la[ADDR_STR_LEN], ra[ADDR_STR_LEN];
-		struct shown_addr l, r;
-
-		comm_printable(e->comm, comm, sizeof(comm));
-		shown_addr(&e->key, true, o->map_v4, &l);
-		shown_addr(&e->key, false, o->map_v4, &r);
-		format_endpoint(&l, e->key.lport, la, sizeof(la));
-		format_endpoint(&r, e->key.rport, ra, sizeof(ra));
-		fprintf(out, "%-7u %-16s %10.2f %10.2f %10.2f %10.2f %10.2f %-23s %-23s\n",
-			e->key.pid, comm, kb(e->rx_delta), kb(e->tx_delta), kb(e->rx_total),
-			kb(e->tx_total), kb(e->rx_total) + kb(e->tx_total), la, ra);
+	switch (u) {
+	case UNITS_B:
+		return "_B";
+	case UNITS_MB:
+		return "_MB";
+	case UNITS_AUTO:
+		return "";
+	default:
+		return "_KB";
 	}
+}
+
+static __u64 per_second(__u64 bytes, double elapsed)
+{
+	return elapsed > 0 ? (__u64)llround((double)bytes / elapsed) : bytes;
+}
+
+/* Columns before the numbers, per --by. */
+static void table_key_header(FILE *out, enum group_by by)
+{
+	switch (by) {
+	case BY_FLOW:
+	case BY_PID:
+		fprintf(out, "%-7s %-16s", "PID", "COMM");
+		break;
+	case BY_COMM:
+		fprintf(out, "%-16s", "COMM");
+		break;
+	case BY_RADDR:
+		fprintf(out, "%-39s", "RADDR");
+		break;
+	case BY_LPORT:
+		fprintf(out, "%-5s", "LPORT");
+		break;
+	}
+}
+
+static void table_key(FILE *out, const struct report_row *w, enum group_by by, bool map_v4)
+{
+	char comm[FLOW_COMM_LEN];
+	struct shown_addr a;
+
+	comm_printable(w->comm, comm, sizeof(comm));
+	if (w->others) {
+		if (by == BY_FLOW || by == BY_PID)
+			fprintf(out, "%-7s %-16s", "-", "(others)");
+		else
+			fprintf(out, "%-*s", by == BY_RADDR ? 39 : by == BY_LPORT ? 5 : 16,
+				"(others)");
+		return;
+	}
+	switch (by) {
+	case BY_FLOW:
+	case BY_PID:
+		fprintf(out, "%-7u %-16s", w->key.pid, comm);
+		break;
+	case BY_COMM:
+		fprintf(out, "%-16s", comm);
+		break;
+	case BY_RADDR:
+		shown_addr(&w->key, false, map_v4, &a);
+		fprintf(out, "%-39s", a.addr);
+		break;
+	case BY_LPORT:
+		fprintf(out, "%-5u", w->key.lport);
+		break;
+	}
+}
+
+static void table_header(FILE *out, const struct report *r, const struct options *o)
+{
+	const char *u = unit_suffix(o->units);
+	char h[7][24];
+
+	snprintf(h[0], sizeof(h[0]), "RX%s", u);
+	snprintf(h[1], sizeof(h[1]), "TX%s", u);
+	snprintf(h[2], sizeof(h[2]), "RX%s/s", u);
+	snprintf(h[3], sizeof(h[3]), "TX%s/s", u);
+	snprintf(h[4], sizeof(h[4]), "RXSUM%s", u);
+	snprintf(h[5], sizeof(h[5]), "TXSUM%s", u);
+	snprintf(h[6], sizeof(h[6]), "SUM%s", u);
+	table_key_header(out, r->by);
+	fprintf(out, " %10s %10s", h[0], h[1]);
+	if (o->rate)
+		fprintf(out, " %10s %10s", h[2], h[3]);
+	fprintf(out, " %10s %10s %10s", h[4], h[5], h[6]);
+	if (r->by == BY_FLOW)
+		fprintf(out, " %-23s %-23s\n", "LADDR", "RADDR");
+	else
+		fprintf(out, " %6s\n", "FLOWS");
+}
+
+static void table_row(FILE *out, const struct report_row *w, const struct report *r,
+		      const struct options *o)
+{
+	__u64 v[7] = { w->rx_delta, w->tx_delta, per_second(w->rx_delta, r->elapsed_s),
+		       per_second(w->tx_delta, r->elapsed_s), w->rx_total, w->tx_total, 0 };
+	char num[24];
+
+	table_key(out, w, r->by, o->map_v4);
+	for (int i = 0; i < 6; i++) {
+		if ((i == 2 || i == 3) && !o->rate)
+			continue;
+		format_amount(num, sizeof(num), v[i], o->units);
+		fprintf(out, " %10s", num);
+	}
+	/* the sum of the shown totals, in the unit (no 64-bit wrap) */
+	if (o->units == UNITS_KB || o->units == UNITS_MB)
+		snprintf(num, sizeof(num), "%.2f", ((double)w->rx_total + (double)w->tx_total) /
+			 (o->units == UNITS_KB ? 1024.0 : 1048576.0));
+	else
+		format_amount(num, sizeof(num), w->rx_total + w->tx_total, o->units);
+	fprintf(out, " %10s", num);
+	if (r->by != BY_FLOW) {
+		fprintf(out, " %6zu\n", w->nflows);
+	} else if (w->others) {
+		fprintf(out, " %-23s %zu flows\n", "-", w->nflows);
+	} else {
+		char la[ADDR_STR_LEN], ra[ADDR_STR_LEN];
+		struct shown_addr l, rr;
+
+		shown_addr(&w->key, true, o->map_v4, &l);
+		shown_addr(&w->key, false, o->map_v4, &rr);
+		format_endpoint(&l, w->key.lport, la, sizeof(la));
+		format_endpoint(&rr, w->key.rport, ra, sizeof(ra));
+		fprintf(out, " %-23s %-23s\n", la, ra);
+	}
+}
+
+/* top-like first line: time, method, flows, drops and total rates */
+static void status_line(FILE *out, const struct report *r, const struct screen *scr)
+{
+	char when[16], rx[24], tx[24];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	format_amount(rx, sizeof(rx), per_second(r->rx_bytes, r->elapsed_s), UNITS_AUTO);
+	format_amount(tx, sizeof(tx), per_second(r->tx_bytes, r->elapsed_s), UNITS_AUTO);
+	fprintf(out, "bccflow %s  attach %s  flows %zu (tracked %zu)  dropped %llu  rx %s/s  "
+		"tx %s/s\n\n", when, scr->attach, r->iv->nrows, r->iv->tracked,
+		(unsigned long long)r->iv->dropped, rx, tx);
+}
+
+void format_table(FILE *out, const struct report *r, const struct options *o,
+		  const struct screen *scr)
+{
+	if (scr && scr->clear) {
+		fputs("\033[H\033[2J", out);	/* home, clear: a refreshing screen */
+		status_line(out, r, scr);
+	} else if (r->iv->index > 1) {
+		fputc('\n', out);
+	}
+	table_header(out, r, o);
+	for (size_t i = 0; i < r->nrows; i++)
+		table_row(out, &r->rows[i], r, o);
 }
 
 void format_json_start(FILE *out, enum backend b, const struct options *o)
@@ -137,31 +303,77 @@ void format_json_start(FILE *out, enum backend b, const struct options *o)
 		for (int i = 0; i < o->npids; i++)
 			fprintf(out, "%c%d%s", i ? ',' : '[', o->pids[i],
 				i == o->npids - 1 ? "]" : "");
-	fprintf(out, ",\"max_flows\":%u}\n", o->max_flows);
+	fprintf(out, ",\"max_flows\":%u,\"by\":\"%s\"}\n", o->max_flows, group_by_name(o->by));
 }
 
-static void json_flow(FILE *out, const struct flow_entry *e, unsigned long index, double ts,
-		      const struct options *o)
+static void json_counts(FILE *out, const struct report_row *w)
+{
+	fprintf(out, "\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"rx_total\":%llu,\"tx_total\":%llu}\n",
+		(unsigned long long)w->rx_delta, (unsigned long long)w->tx_delta,
+		(unsigned long long)w->rx_total, (unsigned long long)w->tx_total);
+}
+
+static void json_flow(FILE *out, const struct report_row *w, const struct options *o)
 {
 	struct shown_addr l, r;
 
-	shown_addr(&e->key, true, o->map_v4, &l);
-	shown_addr(&e->key, false, o->map_v4, &r);
-	fprintf(out, "{\"type\":\"flow\",\"interval\":%lu,\"ts\":%.3f,\"pid\":%u,\"comm\":\"",
-		index, ts, e->key.pid);
-	json_escape(out, e->comm, FLOW_COMM_LEN);
+	shown_addr(&w->key, true, o->map_v4, &l);
+	shown_addr(&w->key, false, o->map_v4, &r);
+	fprintf(out, "\"pid\":%u,\"comm\":\"", w->key.pid);
+	json_escape(out, w->comm, FLOW_COMM_LEN);
 	fprintf(out, "\",\"family\":%d,\"laddr\":\"%s\",\"lport\":%u,\"raddr\":\"%s\","
-		"\"rport\":%u,\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"rx_total\":%llu,"
-		"\"tx_total\":%llu}\n", l.family, l.addr, e->key.lport, r.addr, e->key.rport,
-		(unsigned long long)e->rx_delta, (unsigned long long)e->tx_delta,
-		(unsigned long long)e->rx_total, (unsigned long long)e->tx_total);
+		"\"rport\":%u,", l.family, l.addr, w->key.lport, r.addr, w->key.rport);
 }
 
-void format_json_interval(FILE *out, const struct interval *iv, double ts,
-			  const struct options *o)
+static void json_group_key(FILE *out, const struct report_row *w, enum group_by by,
+			   const struct options *o)
 {
-	for (size_t i = 0; i < iv->nrows; i++)
-		json_flow(out, iv->rows[i], iv->index, ts, o);
+	struct shown_addr a;
+
+	switch (by) {
+	case BY_PID:
+		fprintf(out, "\"pid\":%u,\"comm\":\"", w->key.pid);
+		json_escape(out, w->comm, FLOW_COMM_LEN);
+		fputs("\",", out);
+		break;
+	case BY_COMM:
+		fputs("\"comm\":\"", out);
+		json_escape(out, w->comm, FLOW_COMM_LEN);
+		fputs("\",", out);
+		break;
+	case BY_RADDR:
+		shown_addr(&w->key, false, o->map_v4, &a);
+		fprintf(out, "\"family\":%d,\"raddr\":\"%s\",", a.family, a.addr);
+		break;
+	case BY_LPORT:
+		fprintf(out, "\"lport\":%u,", w->key.lport);
+		break;
+	default:
+		break;
+	}
+}
+
+void format_json(FILE *out, const struct report *r, double ts, const struct options *o)
+{
+	const struct interval *iv = r->iv;
+
+	for (size_t i = 0; i < r->nrows; i++) {
+		const struct report_row *w = &r->rows[i];
+
+		if (w->others) {
+			fprintf(out, "{\"type\":\"others\",\"interval\":%lu,\"ts\":%.3f,\"flows\":%zu,",
+				iv->index, ts, w->nflows);
+		} else if (r->by == BY_FLOW) {
+			fprintf(out, "{\"type\":\"flow\",\"interval\":%lu,\"ts\":%.3f,", iv->index, ts);
+			json_flow(out, w, o);
+		} else {
+			fprintf(out, "{\"type\":\"group\",\"by\":\"%s\",\"interval\":%lu,\"ts\":%.3f,",
+				group_by_name(r->by), iv->index, ts);
+			json_group_key(out, w, r->by, o);
+			fprintf(out, "\"flows\":%zu,", w->nflows);
+		}
+		json_counts(out, w);
+	}
 	fprintf(out, "{\"type\":\"interval\",\"interval\":%lu,\"ts\":%.3f,\"flows\":%zu,"
 		"\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"dropped\":%llu,\"dropped_bytes\":%llu,"
 		"\"tracked\":%zu,\"evicted\":%zu,\"events\":%llu,\"collect_us\":%llu}\n",
@@ -170,4 +382,93 @@ void format_json_interval(FILE *out, const struct interval *iv, double ts,
 		(unsigned long long)iv->dropped, (unsigned long long)iv->dropped_bytes,
 		iv->tracked, iv->evicted, (unsigned long long)iv->events,
 		(unsigned long long)iv->collect_us);
+}
+
+/* RFC 4180 quoting when needed; control bytes become '?'. */
+static void csv_field(FILE *out, const char *s, size_t n)
+{
+	bool quote = false;
+	size_t len = 0;
+
+	while (len < n && s[len])
+		len++;
+	for (size_t i = 0; i < len; i++)
+		quote |= s[i] == ',' || s[i] == '"' || s[i] == ' ';
+	if (quote)
+		fputc('"', out);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"')
+			fputs("\"\"", out);
+		else
+			fputc(c < 0x20 || c == 0x7f ? '?' : c, out);
+	}
+	if (quote)
+		fputc('"', out);
+}
+
+void format_csv_header(FILE *out, const struct options *o)
+{
+	static const char *const keys[] = {
+		[BY_FLOW] = "pid,comm,family,laddr,lport,raddr,rport",
+		[BY_PID] = "pid,comm,flows", [BY_COMM] = "comm,flows",
+		[BY_RADDR] = "family,raddr,flows", [BY_LPORT] = "lport,flows",
+	};
+
+	fprintf(out, "interval,ts,%s,rx_bytes,tx_bytes,rx_total,tx_total\n", keys[o->by]);
+}
+
+static void csv_key(FILE *out, const struct report_row *w, enum group_by by,
+		    const struct options *o)
+{
+	struct shown_addr l, r;
+
+	if (w->others) {
+		static const char *const empty[] = {
+			[BY_FLOW] = ",(others),,,,,", [BY_PID] = ",(others),%zu",
+			[BY_COMM] = "(others),%zu", [BY_RADDR] = ",(others),%zu", [BY_LPORT] = ",%zu",
+		};
+
+		fprintf(out, empty[by], w->nflows);
+		return;
+	}
+	shown_addr(&w->key, true, o->map_v4, &l);
+	shown_addr(&w->key, false, o->map_v4, &r);
+	switch (by) {
+	case BY_FLOW:
+		fprintf(out, "%u,", w->key.pid);
+		csv_field(out, w->comm, FLOW_COMM_LEN);
+		fprintf(out, ",%d,%s,%u,%s,%u", l.family, l.addr, w->key.lport, r.addr,
+			w->key.rport);
+		break;
+	case BY_PID:
+		fprintf(out, "%u,", w->key.pid);
+		csv_field(out, w->comm, FLOW_COMM_LEN);
+		fprintf(out, ",%zu", w->nflows);
+		break;
+	case BY_COMM:
+		csv_field(out, w->comm, FLOW_COMM_LEN);
+		fprintf(out, ",%zu", w->nflows);
+		break;
+	case BY_RADDR:
+		fprintf(out, "%d,%s,%zu", r.family, r.addr, w->nflows);
+		break;
+	case BY_LPORT:
+		fprintf(out, "%u,%zu", w->key.lport, w->nflows);
+		break;
+	}
+}
+
+void format_csv(FILE *out, const struct report *r, double ts, const struct options *o)
+{
+	for (size_t i = 0; i < r->nrows; i++) {
+		const struct report_row *w = &r->rows[i];
+
+		fprintf(out, "%lu,%.3f,", r->iv->index, ts);
+		csv_key(out, w, r->by, o);
+		fprintf(out, ",%llu,%llu,%llu,%llu\n", (unsigned long long)w->rx_delta,
+			(unsigned long long)w->tx_delta, (unsigned long long)w->rx_total,
+			(unsigned long long)w->tx_total);
+	}
 }

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Where output is formatted: the article's table and JSON Lines. */
+/* Where output is formatted: the article's table, JSON Lines and CSV. */
 #ifndef BCCFLOW_FORMAT_H
 #define BCCFLOW_FORMAT_H
 
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "collect.h"
 #include "opts.h"
+#include "report.h"
 
 #define ADDR_STR_LEN 64		/* "[" IPv6 "]:" port, NUL */
 
@@ -25,11 +25,20 @@ void format_endpoint(const struct shown_addr *a, unsigned port, char *buf, size_
 void json_escape(FILE *out, const char *s, size_t n);
 /* Table COMM: control bytes become '?'. */
 void comm_printable(const char *comm, char *out, size_t len);
+/* A byte count in the table's units ("1.50", "1536", "1.5K"). */
+void format_amount(char *buf, size_t len, __u64 bytes, enum units u);
 
-void format_table_interval(FILE *out, const struct interval *iv, const struct options *o);
+/* What the screen mode's status line needs besides the report. */
+struct screen {
+	bool clear;		/* refresh the screen (stdout is a terminal, no -C) */
+	const char *attach;
+};
 
+void format_table(FILE *out, const struct report *r, const struct options *o,
+		  const struct screen *scr);
 void format_json_start(FILE *out, enum backend b, const struct options *o);
-void format_json_interval(FILE *out, const struct interval *iv, double ts,
-			  const struct options *o);
+void format_json(FILE *out, const struct report *r, double ts, const struct options *o);
+void format_csv_header(FILE *out, const struct options *o);
+void format_csv(FILE *out, const struct report *r, double ts, const struct options *o);
 
 #endif

@@ -19,6 +19,7 @@
 #include "monitor.h"
 #include "opts.h"
 #include "probe_text.h"
+#include "prom.h"
 
 #define EXIT_USAGE 2
 
@@ -180,7 +181,8 @@ static int start(const struct options *o, const char *src, const struct kfeature
 	return EXIT_FAILURE;
 }
 
-static int run(const struct options *o, const char *src, int cgroup_fd)
+static int run(const struct options *o, const char *src, int cgroup_fd,
+	       struct prom_server *prom)
 {
 	struct kfeatures f;
 	struct loaded l;
@@ -204,7 +206,7 @@ static int run(const struct options *o, const char *src, int cgroup_fd)
 		fprintf(stderr, "bccflow: counting TCP bytes with %s (%s)%s\n",
 			backend_name(l.backend), hook_summary(l.backend),
 			o->output == OUTPUT_TABLE ? "; Ctrl-C to stop" : "");
-		rc = exiting ? EXIT_SUCCESS : monitor_run(o, &l);
+		rc = exiting ? EXIT_SUCCESS : monitor_run(o, &l, prom);
 		loader_close(&l);
 	}
 	features_cleanup(&f);
@@ -216,6 +218,9 @@ int main(int argc, char **argv)
 	struct options o;
 	char err[512];
 	char *file_text = NULL;
+	struct prom_server *prom = NULL;
+	struct sockaddr_storage listen_addr;
+	socklen_t listen_len = 0;
 	int cgroup_fd = -1;
 	int rc;
 
@@ -243,6 +248,11 @@ int main(int argc, char **argv)
 		free(file_text);
 		return EXIT_USAGE;
 	}
+	if (o.listen && prom_parse_listen(o.listen, &listen_addr, &listen_len, err, sizeof(err))) {
+		fprintf(stderr, "bccflow: %s\n", err);
+		free(file_text);
+		return EXIT_USAGE;
+	}
 	if (o.cgroup) {
 		cgroup_fd = open_cgroup(o.cgroup);
 		if (cgroup_fd < 0) {
@@ -250,8 +260,20 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	/* bind before compiling: a busy port should not cost a compile */
+	if (o.listen && !o.print_ebpf) {
+		prom = prom_start(&listen_addr, listen_len, err, sizeof(err));
+		if (!prom) {
+			fprintf(stderr, "bccflow: %s\n", err);
+			rc = EXIT_FAILURE;
+			goto out;
+		}
+	}
 	setup_signals();
-	rc = run(&o, file_text ? file_text : bccflow_probe_source, cgroup_fd);
+	rc = run(&o, file_text ? file_text : bccflow_probe_source, cgroup_fd, prom);
+out:
+	if (prom)
+		prom_stop(prom);
 	if (cgroup_fd >= 0)
 		close(cgroup_fd);
 	free(file_text);

@@ -8,10 +8,15 @@
 #include "loader.h"
 #include "opts.h"
 
+struct prom_server;
+
 /* Set by SIGINT/SIGTERM: end after reporting the current partial interval. */
 extern volatile sig_atomic_t exiting;
 
-/* 0 on a normal end (count reached, signal, reader gone); 1 on failure. */
-int monitor_run(const struct options *o, const struct loaded *l);
+/*
+ * Reports until count or a signal; prom (may be NULL) gets the metrics.
+ * 0 on a normal end (count reached, signal, reader gone); 1 on failure.
+ */
+int monitor_run(const struct options *o, const struct loaded *l, struct prom_server *prom);
 
 #endif

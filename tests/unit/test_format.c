@@ -130,22 +130,32 @@ static struct interval interval_of(unsigned long index, struct flow_entry **rows
 	return iv;
 }
 
-static char *table(const struct interval *iv, const struct options *o)
+/* Formats iv through the real report layer (sorting, --by, --rows). */
+static char *render(const struct interval *iv, double ts, const struct options *o, bool json)
 {
+	struct reporter rep;
+	struct report r;
 	struct capture c;
 
+	assert_int_equal(reporter_init(&rep, o), 0);
+	assert_int_equal(report_build(&rep, iv, o, (double)o->interval, &r), 0);
 	capture_open(&c);
-	format_table_interval(c.f, iv, o);
+	if (json)
+		format_json(c.f, &r, ts, o);
+	else
+		format_table(c.f, &r, o, NULL);
+	reporter_free(&rep);
 	return capture_close(&c);
+}
+
+static char *table(const struct interval *iv, const struct options *o)
+{
+	return render(iv, 0, o, false);
 }
 
 static char *json_interval(const struct interval *iv, double ts, const struct options *o)
 {
-	struct capture c;
-
-	capture_open(&c);
-	format_json_interval(c.f, iv, ts, o);
-	return capture_close(&c);
+	return render(iv, ts, o, true);
 }
 
 static char *json_start(enum backend b, const struct options *o)
@@ -601,7 +611,7 @@ static void test_json_start_no_pid(void **state)
 	(void)state;
 	assert_string_equal(text,
 			    "{\"type\":\"start\",\"version\":\"0.1.0\",\"attach\":\"kprobe\","
-			    "\"interval_s\":1,\"pid_filter\":null,\"max_flows\":65536}\n");
+			    "\"interval_s\":1,\"pid_filter\":null,\"max_flows\":65536,\"by\":\"flow\"}\n");
 	free(text);
 }
 
@@ -618,7 +628,7 @@ static void test_json_start_one_pid(void **state)
 	text = json_start(BACKEND_TRACEPOINT, &o);
 	assert_string_equal(text,
 			    "{\"type\":\"start\",\"version\":\"0.1.0\",\"attach\":\"tracepoint\","
-			    "\"interval_s\":5,\"pid_filter\":4242,\"max_flows\":1000}\n");
+			    "\"interval_s\":5,\"pid_filter\":4242,\"max_flows\":1000,\"by\":\"flow\"}\n");
 	free(text);
 }
 
@@ -635,7 +645,7 @@ static void test_json_start_several_pids(void **state)
 	text = json_start(BACKEND_FENTRY, &o);
 	assert_string_equal(text,
 			    "{\"type\":\"start\",\"version\":\"0.1.0\",\"attach\":\"fentry\","
-			    "\"interval_s\":1,\"pid_filter\":[1,22,333],\"max_flows\":65536}\n");
+			    "\"interval_s\":1,\"pid_filter\":[1,22,333],\"max_flows\":65536,\"by\":\"flow\"}\n");
 	free(text);
 
 	o.npids = 2;

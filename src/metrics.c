@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+#include "metrics.h"
+
+/* Label values of one series; the strings live in the same struct. */
+struct series_text {
+	char pid[16], comm[FLOW_COMM_LEN], laddr[48], lport[8], raddr[48], rport[8];
+};
+
+static void fill_labels(struct prom_series *s, struct series_text *t, const struct group *g,
+			enum group_by by, bool map_v4)
+{
+	struct shown_addr l, r;
+	int n = 0;
+
+	snprintf(t->pid, sizeof(t->pid), "%u", g->key.pid);
+	snprintf(t->comm, sizeof(t->comm), "%.*s", FLOW_COMM_LEN - 1, g->comm);
+	shown_addr(&g->key, true, map_v4, &l);
+	shown_addr(&g->key, false, map_v4, &r);
+	snprintf(t->laddr, sizeof(t->laddr), "%s", l.addr);
+	snprintf(t->raddr, sizeof(t->raddr), "%s", r.addr);
+	snprintf(t->lport, sizeof(t->lport), "%u", g->key.lport);
+	snprintf(t->rport, sizeof(t->rport), "%u", g->key.rport);
+	if (by == BY_FLOW || by == BY_PID)
+		s->labels[n++] = (struct prom_label){ "pid", t->pid };
+	if (by == BY_FLOW || by == BY_PID || by == BY_COMM)
+		s->labels[n++] = (struct prom_label){ "comm", t->comm };
+	if (by == BY_FLOW)
+		s->labels[n++] = (struct prom_label){ "laddr", t->laddr };
+	if (by == BY_FLOW || by == BY_LPORT)
+		s->labels[n++] = (struct prom_label){ "lport", t->lport };
+	if (by == BY_FLOW || by == BY_RADDR)
+		s->labels[n++] = (struct prom_label){ "raddr", t->raddr };
+	if (by == BY_FLOW)
+		s->labels[n++] = (struct prom_label){ "rport", t->rport };
+	s->nlabels = n;
+}
+
+/* The "other" series: same label names as the rest, every value "other". */
+static void other_labels(struct prom_series *s, const struct prom_series *model)
+{
+	s->nlabels = model->nlabels;
+	for (int i = 0; i < model->nlabels; i++)
+		s->labels[i] = (struct prom_label){ model->labels[i].name, "other" };
+}
+
+int metrics_publish(struct prom_server *srv, const struct reporter *r,
+		    const struct interval *iv, const struct metrics_totals *t,
+		    const char *attach, const struct options *o)
+{
+	struct prom_series *s = calloc(r->count + 1, sizeof(*s));
+	struct series_text *txt = calloc(r->count + 1, sizeof(*txt));
+	struct prom_self self = {
+		.flows_tracked = iv->tracked, .dropped_events = t->dropped,
+		.dropped_bytes = t->dropped_bytes, .intervals = t->intervals,
+		.bpf_events = t->events, .series_limited = r->limited,
+		.attach = attach, .version = BCCFLOW_VERSION,
+	};
+	size_t n = 0, len;
+	char *text;
+
+	if (!s || !txt) {
+		free(s);
+		free(txt);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < r->cap; i++) {
+		const struct group *g = &r->groups[i];
+
+		if (!g->used || g->series <= 0)
+			continue;
+		fill_labels(&s[n], &txt[n], g, r->by, o->map_v4);
+		s[n].rx_bytes = g->rx_total;
+		s[n].tx_bytes = g->tx_total;
+		n++;
+	}
+	if (r->limited) {
+		struct series_text model_txt;
+		struct prom_series model;
+		struct group none = { .used = true };
+
+		fill_labels(&model, &model_txt, &none, r->by, o->map_v4);
+		other_labels(&s[n], &model);
+		s[n].rx_bytes = r->other_rx;
+		s[n].tx_bytes = r->other_tx;
+		n++;
+	}
+	text = prom_render(s, n, &self, &len);
+	free(s);
+	free(txt);
+	if (!text)
+		return -ENOMEM;
+	prom_publish(srv, text, len);
+	return 0;
+}

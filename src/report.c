@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE	/* qsort_r */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "report.h"
+
+static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+void group_key(enum group_by by, bool map_v4, const struct flow_key *k, const char *comm,
+	       struct flow_key *gk, char gcomm[FLOW_COMM_LEN])
+{
+	memset(gk, 0, sizeof(*gk));
+	memset(gcomm, 0, FLOW_COMM_LEN);
+	switch (by) {
+	case BY_FLOW:
+		*gk = *k;
+		break;
+	case BY_PID:
+		gk->pid = k->pid;
+		break;
+	case BY_COMM:
+		strncpy(gcomm, comm, FLOW_COMM_LEN - 1);
+		break;
+	case BY_RADDR:
+		gk->family = k->family;
+		memcpy(gk->raddr, k->raddr, sizeof(gk->raddr));
+		/* an IPv4 peer is one peer, whichever socket family reached it */
+		if (map_v4 && k->family == AF_INET6 && !memcmp(k->raddr, v4mapped, 12)) {
+			gk->family = AF_INET;
+			memset(gk->raddr, 0, sizeof(gk->raddr));
+			memcpy(gk->raddr, k->raddr + 12, 4);
+		}
+		break;
+	case BY_LPORT:
+		gk->lport = k->lport;
+		break;
+	}
+}
+
+static size_t group_hash(const struct flow_key *k, const char *comm)
+{
+	unsigned long long h = flow_hash(FLOW_HASH_INIT, k, sizeof(*k));
+
+	h = flow_hash(h, comm, FLOW_COMM_LEN);
+	return (size_t)(h ^ (h >> 32));
+}
+
+static struct group *group_slot(const struct group *groups, size_t cap, const struct flow_key *k,
+				const char *comm)
+{
+	size_t mask = cap - 1, i = group_hash(k, comm) & mask;
+
+	while (groups[i].used && (memcmp(&groups[i].key, k, sizeof(*k)) ||
+				  memcmp(groups[i].comm, comm, FLOW_COMM_LEN)))
+		i = (i + 1) & mask;
+	return (struct group *)&groups[i];
+}
+
+/* Rebuilds with cap slots, dropping groups idle too long (unless kept). */
+static int groups_rehash(struct reporter *r, size_t cap)
+{
+	struct group *n = calloc(cap, sizeof(*n));
+	size_t count = 0;
+
+	if (!n)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->cap; i++) {
+		struct group *g = &r->groups[i];
+
+		if (!g->used || (!r->keep_groups && g->idle > GROUP_IDLE_MAX))
+			continue;
+		*group_slot(n, cap, &g->key, g->comm) = *g;
+		count++;
+	}
+	free(r->groups);
+	r->groups = n;
+	r->cap = cap;
+	r->count = count;
+	return 0;
+}
+
+static struct group *group_get(struct reporter *r, const struct flow_key *k, const char *comm)
+{
+	struct group *g = group_slot(r->groups, r->cap, k, comm);
+
+	if (g->used)
+		return g;
+	if ((r->count + 1) * 2 > r->cap) {
+		if (groups_rehash(r, r->cap * 2))
+			return NULL;
+		g = group_slot(r->groups, r->cap, k, comm);
+	}
+	memset(g, 0, sizeof(*g));
+	g->key = *k;
+	memcpy(g->comm, comm, FLOW_COMM_LEN);
+	g->used = true;
+	r->count++;
+	return g;
+}
+
+int reporter_init(struct reporter *r, const struct options *o)
+{
+	memset(r, 0, sizeof(*r));
+	r->by = o->by;
+	r->keep_groups = o->listen != NULL;
+	r->max_series = o->max_series;
+	r->cap = 64;
+	r->groups = calloc(r->cap, sizeof(*r->groups));
+	return r->groups ? 0 : -ENOMEM;
+}
+
+void reporter_free(struct reporter *r)
+{
+	free(r->groups);
+	free(r->rows);
+	memset(r, 0, sizeof(*r));
+}
+
+static __u64 sat(__u64 a, __u64 b)
+{
+	return a + b < a ? ~0ULL : a + b;
+}
+
+static __u64 sort_value(const struct report_row *w, enum sort_key s)
+{
+	switch (s) {
+	case SORT_RX:
+		return w->rx_delta;
+	case SORT_TX:
+		return w->tx_delta;
+	case SORT_RX_TOTAL:
+		return w->rx_total;
+	case SORT_TX_TOTAL:
+		return w->tx_total;
+	case SORT_TOTAL_ALL:
+		return sat(w->rx_total, w->tx_total);
+	default:
+		return sat(w->rx_delta, w->tx_delta);
+	}
+}
+
+static int cmp_desc(__u64 a, __u64 b)
+{
+	return (a < b) - (a > b);
+}
+
+static int row_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct report_row *a = pa, *b = pb;
+	enum sort_key s = *(const enum sort_key *)arg;
+	int r = cmp_desc(sort_value(a, s), sort_value(b, s));
+
+	if (!r)
+		r = cmp_desc(sat(a->rx_delta, a->tx_delta), sat(b->rx_delta, b->tx_delta));
+	if (!r)
+		r = cmp_desc(sat(a->rx_total, a->tx_total), sat(b->rx_total, b->tx_total));
+	if (!r)
+		r = memcmp(&a->key, &b->key, sizeof(a->key));
+	if (!r)
+		r = memcmp(a->comm, b->comm, sizeof(a->comm));
+	return r;
+}
+
+static int rows_reserve(struct reporter *r, size_t n)
+{
+	struct report_row *rows;
+
+	if (n <= r->rows_cap)
+		return 0;
+	rows = realloc(r->rows, n * sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	r->rows = rows;
+	r->rows_cap = n;
+	return 0;
+}
+
+static void row_from_flow(struct report_row *w, const struct flow_entry *e)
+{
+	memset(w, 0, sizeof(*w));
+	w->key = e->key;
+	memcpy(w->comm, e->comm, FLOW_COMM_LEN);
+	w->nflows = 1;
+	w->rx_delta = e->rx_delta;
+	w->tx_delta = e->tx_delta;
+	w->rx_total = e->rx_total;
+	w->tx_total = e->tx_total;
+}
+
+/* Series are sticky: once a group has its own series (or "other"), it keeps it. */
+static void assign_series(struct reporter *r, struct group *g)
+{
+	if (g->series || !r->keep_groups)
+		return;
+	if (!r->max_series || r->nseries + 1 < r->max_series) {
+		g->series = 1;
+		r->nseries++;
+	} else {
+		g->series = -1;
+		r->limited++;
+	}
+}
+
+/* Folds the interval's active flows into groups; rows are the active groups. */
+static int fold_groups(struct reporter *r, const struct interval *iv, const struct options *o,
+		       size_t *nrows)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->cap; i++) {
+		r->groups[i].rx_delta = r->groups[i].tx_delta = 0;
+		r->groups[i].nflows = 0;
+		r->groups[i].idle++;
+	}
+	for (size_t i = 0; i < iv->nrows; i++) {
+		const struct flow_entry *e = iv->rows[i];
+		struct flow_key gk;
+		char gcomm[FLOW_COMM_LEN];
+		struct group *g;
+
+		group_key(r->by, o->map_v4, &e->key, e->comm, &gk, gcomm);
+		g = group_get(r, &gk, gcomm);
+		if (!g)
+			return -ENOMEM;
+		if (r->by == BY_PID)	/* shown with the pid; not part of its key */
+			memcpy(g->comm, e->comm, FLOW_COMM_LEN);
+		g->rx_delta += e->rx_delta;
+		g->tx_delta += e->tx_delta;
+		g->rx_total += e->rx_delta;
+		g->tx_total += e->tx_delta;
+		g->nflows++;
+		g->idle = 0;
+		assign_series(r, g);
+		if (g->series < 0) {
+			r->other_rx += e->rx_delta;
+			r->other_tx += e->tx_delta;
+		}
+	}
+	if (rows_reserve(r, r->count + 1))
+		return -ENOMEM;
+	for (size_t i = 0; i < r->cap; i++) {
+		const struct group *g = &r->groups[i];
+
+		if (!g->used || !g->nflows)
+			continue;
+		memset(&r->rows[n], 0, sizeof(r->rows[n]));
+		r->rows[n].key = g->key;
+		memcpy(r->rows[n].comm, g->comm, FLOW_COMM_LEN);
+		r->rows[n].nflows = g->nflows;
+		r->rows[n].rx_delta = g->rx_delta;
+		r->rows[n].tx_delta = g->tx_delta;
+		r->rows[n].rx_total = g->rx_total;
+		r->rows[n].tx_total = g->tx_total;
+		n++;
+	}
+	*nrows = n;
+	/* forget long-idle groups now and then (never while serving metrics) */
+	return r->keep_groups || iv->index % 64 ? 0 : groups_rehash(r, r->cap);
+}
+
+/* Keeps the first limit rows and sums the rest into one "others" row. */
+static void fold_others(struct report *out, unsigned limit)
+{
+	struct report_row others;
+
+	if (!limit || out->nrows <= limit)
+		return;
+	memset(&others, 0, sizeof(others));
+	others.others = true;
+	for (size_t i = limit; i < out->nrows; i++) {
+		const struct report_row *w = &out->rows[i];
+
+		others.nflows += w->nflows;
+		others.rx_delta += w->rx_delta;
+		others.tx_delta += w->tx_delta;
+		others.rx_total += w->rx_total;
+		others.tx_total += w->tx_total;
+	}
+	out->rows[limit] = others;
+	out->nrows = limit + 1;
+}
+
+int report_build(struct reporter *r, const struct interval *iv, const struct options *o,
+		 double elapsed_s, struct report *out)
+{
+	size_t n = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->by = r->by;
+	out->iv = iv;
+	out->elapsed_s = elapsed_s;
+	if (r->by == BY_FLOW && !r->keep_groups) {
+		/* flows need no group table: their totals live in the flow table */
+		if (rows_reserve(r, iv->nrows + 1))
+			return -ENOMEM;
+		for (size_t i = 0; i < iv->nrows; i++)
+			row_from_flow(&r->rows[n++], iv->rows[i]);
+	} else {
+		int err = fold_groups(r, iv, o, &n);
+
+		if (err)
+			return err;
+	}
+	out->rows = r->rows;
+	out->nrows = n;
+	out->rx_bytes = iv->rx_bytes;
+	out->tx_bytes = iv->tx_bytes;
+	if (n)
+		qsort_r(out->rows, n, sizeof(*out->rows), row_cmp, (void *)&o->sort);
+	fold_others(out, o->rows);
+	return 0;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One interval's rows as shown: flows or groups (--by), sorted (--sort),
+ * cut to --rows with an "others" row so sums still equal the interval's
+ * totals; and the long-lived groups behind --by and the metrics series.
+ */
+#ifndef BCCFLOW_REPORT_H
+#define BCCFLOW_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "collect.h"
+#include "opts.h"
+
+struct report_row {
+	bool others;			/* the rest, beyond --rows */
+	struct flow_key key;		/* only the --by fields are set (all for flow) */
+	char comm[FLOW_COMM_LEN];
+	size_t nflows;			/* flows active this interval */
+	__u64 rx_delta, tx_delta;	/* this interval */
+	__u64 rx_total, tx_total;	/* since start */
+};
+
+struct report {
+	enum group_by by;
+	const struct interval *iv;
+	double elapsed_s;		/* real length of the interval */
+	size_t nrows;
+	struct report_row *rows;
+	__u64 rx_bytes, tx_bytes;	/* sums over all rows = interval totals */
+};
+
+/* A group: totals accumulated from interval deltas since first seen. */
+struct group {
+	struct flow_key key;
+	char comm[FLOW_COMM_LEN];	/* part of the key only for --by comm */
+	__u64 rx_delta, tx_delta;
+	__u64 rx_total, tx_total;
+	size_t nflows;
+	unsigned idle;			/* intervals without bytes */
+	int series;			/* 1: own metrics series, -1: "other", 0: unset */
+	bool used;
+};
+
+struct reporter {
+	enum group_by by;
+	bool keep_groups;		/* metrics: series must never go away */
+	unsigned max_series;
+	unsigned nseries;
+	__u64 other_rx, other_tx;	/* totals of groups beyond max_series */
+	size_t limited;			/* groups folded into "other" */
+	struct group *groups;		/* open addressing */
+	size_t cap, count;
+	struct report_row *rows;
+	size_t rows_cap;
+};
+
+/* Groups idle this long are forgotten (their totals restart if seen again). */
+#define GROUP_IDLE_MAX 300
+
+int reporter_init(struct reporter *r, const struct options *o);
+void reporter_free(struct reporter *r);
+/* Builds *out from one collected interval. 0 or -ENOMEM. */
+int report_build(struct reporter *r, const struct interval *iv, const struct options *o,
+		 double elapsed_s, struct report *out);
+
+/* The group key of a flow under --by (addresses folded when map_v4). */
+void group_key(enum group_by by, bool map_v4, const struct flow_key *k, const char *comm,
+	       struct flow_key *gk, char gcomm[FLOW_COMM_LEN]);
+
+#endif
