@@ -28,6 +28,28 @@ BAD = [
     (["--max-flows", "lots"], "--max-flows"),
     (["--bogus"], "unknown option"),
     (["--offsets", "guess"], "--offsets"),
+    (["--comm", ""], "--comm"),
+    (["--comm", "sixteen-chars-xx"], "--comm"),
+    (["--port", "0"], "--port"),
+    (["--port", "65536"], "--port"),
+    (["--port", "80,"], "--port"),
+    (["--laddr", "10.0.0.0/33"], "--laddr"),
+    (["--raddr", "1.2.3"], "--raddr"),
+    (["--raddr", "::1/129"], "--raddr"),
+    (["--raddr", "example.com"], "--raddr"),
+    (["--cgroup", "/nonexistent/cg"], "--cgroup"),
+    (["--cgroup", "/tmp"], "cgroup v2"),
+    (["-4", "-6"], "-4 and -6"),
+    (["--by", "host"], "--by"),
+    (["--sort", "size"], "--sort"),
+    (["--units", "GB"], "--units"),
+    (["-r", "0"], "--rows"),
+    (["--json", "--csv"], "--json and --csv"),
+    (["--max-series", "5"], "--listen"),
+    (["--listen", "127.0.0.1", "--max-series", "0"], "--max-series"),
+    (["--listen", "127.0.0.1"], "--listen"),
+    (["--listen", "localhost:9877"], "--listen"),
+    (["--listen", "127.0.0.1:0"], "--listen"),
     (["--probe", "/nonexistent/x.bpf.c"], "/nonexistent/x.bpf.c"),
 ]
 
@@ -73,7 +95,10 @@ class Cli(E2ETest):
         p = run(["--help"])
         self.assertEqual(p.returncode, 0)
         for opt in ("--pid", "--json", "--attach", "--max-flows", "--no-map-v4", "--probe",
-                    "--ebpf", "--help", "--version", "interval", "count", "Examples"):
+                    "--ebpf", "--help", "--version", "interval", "count", "Examples",
+                    "--offsets", "--comm", "--port", "--laddr", "--raddr", "--cgroup", "--ipv4",
+                    "--ipv6", "--by", "--sort", "--rows", "--units", "--rate", "--no-clear",
+                    "--csv", "--listen", "--max-series"):
             self.assertIn(opt, p.stdout)
         self.assertEqual(run(["-h"]).stdout, p.stdout)
 
