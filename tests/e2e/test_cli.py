@@ -102,6 +102,16 @@ class Cli(E2ETest):
             self.assertIn(opt, p.stdout)
         self.assertEqual(run(["-h"]).stdout, p.stdout)
 
+    def test_man_page_matches_help(self):
+        """docs/bccflow.8 documents exactly the long options --help lists."""
+        import re
+        man = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "bccflow.8")
+        with open(man) as f:
+            text = f.read().replace("\\-", "-")
+        documented = set(re.findall(r"--[a-z][a-z0-9-]+", text))
+        listed = set(re.findall(r"--[a-z][a-z0-9-]+", run(["--help"]).stdout))
+        self.assertEqual(documented, listed)
+
     def test_version(self):
         p = run(["--version"])
         self.assertEqual(p.returncode, 0)
