@@ -85,6 +85,36 @@ static __always_inline void stat_add(int idx, u64 n)
 		*v += n;	/* per-CPU slot: no other CPU writes it */
 }
 
+#ifdef SK_HEAD_PACKED
+/*
+ * The first 16 bytes of struct sock_common hold the IPv4 addresses and both
+ * ports (daddr, rcv_saddr, hash, dport, num; the host checked this in BTF):
+ * one read instead of four on the hot path.
+ */
+struct sk_head {
+	u32 daddr;
+	u32 rcv_saddr;
+	u32 hash;
+	u16 dport;
+	u16 num;
+};
+
+static __always_inline void fill_key(struct flow_key *k, struct sock *sk, u16 family)
+{
+	struct sk_head h = {};
+
+	bpf_probe_read_kernel(&h, sizeof(h), sk);
+	k->lport = h.num;
+	k->rport = FLOW_NTOHS(h.dport);
+	if (family == FLOW_AF_INET) {
+		__builtin_memcpy(k->laddr, &h.rcv_saddr, 4);
+		__builtin_memcpy(k->raddr, &h.daddr, 4);
+	} else {
+		bpf_probe_read_kernel(k->laddr, 16, SK_FIELD(sk, skc_v6_rcv_saddr));
+		bpf_probe_read_kernel(k->raddr, 16, SK_FIELD(sk, skc_v6_daddr));
+	}
+}
+#else
 static __always_inline void fill_key(struct flow_key *k, struct sock *sk, u16 family)
 {
 	u16 lport = 0, rport = 0;
@@ -101,6 +131,7 @@ static __always_inline void fill_key(struct flow_key *k, struct sock *sk, u16 fa
 		bpf_probe_read_kernel(k->raddr, 16, SK_FIELD(sk, skc_v6_daddr));
 	}
 }
+#endif
 
 static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, int tx)
 {

@@ -97,6 +97,8 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 		cfg.nfields = SK_NFIELDS;
 		cfg.field_names = sk_field_names;
 		cfg.field_offsets = f->sk_offsets;
+		cfg.sk_head_packed = f->sk_offsets[SK_DADDR] == 0 && f->sk_offsets[SK_RCV_SADDR] == 4 &&
+				     f->sk_offsets[SK_DPORT] == 12 && f->sk_offsets[SK_NUM] == 14;
 	}
 	text = probe_text_prepare(src, bccflow_probe_header, &cfg, err, sizeof(err));
 

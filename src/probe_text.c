@@ -259,6 +259,8 @@ static void add_defines(struct buf *b, const struct probe_config *cfg)
 		for (int i = 0; i < cfg->nfields; i++)
 			buf_printf(b, "#define OFF_%s %ld\n", cfg->field_names[i],
 				   cfg->field_offsets[i]);
+		if (cfg->sk_head_packed)
+			buf_printf(b, "#define SK_HEAD_PACKED 1\n");
 	}
 	if (cfg->recvmsg_has_nonblock)
 		buf_printf(b, "#define TCP_RECVMSG_HAS_NONBLOCK 1\n"

@@ -27,6 +27,8 @@ struct probe_config {
 	int nfields;
 	const char *const *field_names;
 	const long *field_offsets;
+	/* IPv4 addresses and ports in the first 16 bytes, as since Linux 2.6 */
+	bool sk_head_packed;
 };
 
 /*

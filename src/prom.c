@@ -1,0 +1,678 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Prometheus text exposition (format 0.0.4) and the /metrics endpoint.
+ *
+ * The monitor renders one whole exposition per interval and publishes it. A
+ * published text is immutable and reference counted: the server holds one
+ * reference, every response being sent holds another, so publishing never
+ * frees a text that a scrape is still sending.
+ *
+ * The listening socket is created and bound here, not by libmicrohttpd, so a
+ * bind failure reports the real errno ("... Address already in use").
+ */
+#define _GNU_SOURCE
+#include "prom.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define LISTEN_BACKLOG 64
+#define CONN_LIMIT 64		/* concurrent scrapers; more are refused */
+#define CONN_TIMEOUT_S 30	/* idle or stuck clients are dropped */
+#define LISTEN_EXAMPLE "e.g. 127.0.0.1:9877 or [::1]:9877"
+
+/* ---- exposition text ----------------------------------------------------- */
+
+/* A growable text buffer; any failed allocation makes it sticky-failed. */
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static bool buf_reserve(struct buf *b, size_t more)
+{
+	size_t cap;
+	char *p;
+
+	if (b->oom)
+		return false;
+	if (more < b->cap - b->len)	/* room for more bytes and the NUL */
+		return true;
+	cap = b->cap ? b->cap : 4096;
+	while (more >= cap - b->len) {
+		if (cap > SIZE_MAX / 2) {
+			b->oom = true;
+			return false;
+		}
+		cap *= 2;
+	}
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+static void buf_put(struct buf *b, const char *s, size_t n)
+{
+	if (!buf_reserve(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void buf_str(struct buf *b, const char *s)
+{
+	buf_put(b, s, strlen(s));
+}
+
+static void buf_u64(struct buf *b, __u64 v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, (uint64_t)v);
+
+	buf_put(b, tmp, (size_t)n);
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 (as format.c). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and values past U+10FFFF are invalid */
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* A label value: \ " and newline escaped, invalid UTF-8 bytes as U+FFFD. */
+static void buf_label_value(struct buf *b, const char *value)
+{
+	const unsigned char *s = (const unsigned char *)(value ? value : "");
+	size_t n = strlen((const char *)s);
+
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_len(s + i, n - i);
+
+		if (len == 0) {
+			buf_put(b, "\xef\xbf\xbd", 3);	/* U+FFFD */
+			i++;
+		} else if (s[i] == '\\') {
+			buf_put(b, "\\\\", 2);
+			i++;
+		} else if (s[i] == '"') {
+			buf_put(b, "\\\"", 2);
+			i++;
+		} else if (s[i] == '\n') {
+			buf_put(b, "\\n", 2);
+			i++;
+		} else {
+			buf_put(b, (const char *)s + i, len);
+			i += len;
+		}
+	}
+}
+
+static void buf_labels(struct buf *b, const struct prom_label *l, int n)
+{
+	if (n <= 0)
+		return;
+	if (n > PROM_MAX_LABELS)
+		n = PROM_MAX_LABELS;
+	buf_put(b, "{", 1);
+	for (int i = 0; i < n; i++) {
+		if (i)
+			buf_put(b, ",", 1);
+		buf_str(b, l[i].name);
+		buf_put(b, "=\"", 2);
+		buf_label_value(b, l[i].value);
+		buf_put(b, "\"", 1);
+	}
+	buf_put(b, "}", 1);
+}
+
+/* "# HELP" and "# TYPE" of a family (help texts are constants: no escaping). */
+static void buf_family(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_str(b, "# HELP ");
+	buf_str(b, name);
+	buf_put(b, " ", 1);
+	buf_str(b, help);
+	buf_str(b, "\n# TYPE ");
+	buf_str(b, name);
+	buf_put(b, " ", 1);
+	buf_str(b, type);
+	buf_put(b, "\n", 1);
+}
+
+static void buf_sample(struct buf *b, const char *name, const struct prom_label *l, int n,
+		       __u64 v)
+{
+	buf_str(b, name);
+	buf_labels(b, l, n);
+	buf_put(b, " ", 1);
+	buf_u64(b, v);
+	buf_put(b, "\n", 1);
+}
+
+static void buf_scalar(struct buf *b, const char *name, const char *type, const char *help,
+		       __u64 v)
+{
+	buf_family(b, name, type, help);
+	buf_sample(b, name, NULL, 0, v);
+}
+
+char *prom_render(const struct prom_series *s, size_t n, const struct prom_self *self,
+		  size_t *len)
+{
+	static const struct prom_self none;
+	struct buf b = { 0 };
+	struct prom_label info[2];
+
+	if (!self)
+		self = &none;
+	buf_reserve(&b, 0);	/* an empty exposition is still a string */
+	buf_family(&b, "bccflow_rx_bytes_total", "counter",
+		   "TCP payload bytes received: delivered from the socket layer to the "
+		   "process, since bccflow started.");
+	for (size_t i = 0; i < n; i++)
+		buf_sample(&b, "bccflow_rx_bytes_total", s[i].labels, s[i].nlabels, s[i].rx_bytes);
+	buf_family(&b, "bccflow_tx_bytes_total", "counter",
+		   "TCP payload bytes sent: accepted by the socket layer from the process, "
+		   "since bccflow started.");
+	for (size_t i = 0; i < n; i++)
+		buf_sample(&b, "bccflow_tx_bytes_total", s[i].labels, s[i].nlabels, s[i].tx_bytes);
+
+	buf_scalar(&b, "bccflow_flows_tracked", "gauge",
+		   "Flows currently tracked in the kernel flow table.", self->flows_tracked);
+	buf_scalar(&b, "bccflow_dropped_events_total", "counter",
+		   "Send and receive events not counted because the kernel flow table was "
+		   "full (see --max-flows).", self->dropped_events);
+	buf_scalar(&b, "bccflow_dropped_bytes_total", "counter",
+		   "TCP payload bytes of the events not counted because the kernel flow "
+		   "table was full.", self->dropped_bytes);
+	buf_scalar(&b, "bccflow_intervals_total", "counter",
+		   "Intervals collected since bccflow started.", self->intervals);
+	buf_scalar(&b, "bccflow_bpf_events_total", "counter",
+		   "Send and receive events counted by the BPF probes.", self->bpf_events);
+	buf_scalar(&b, "bccflow_series_limited", "gauge",
+		   "Groups folded into the \"other\" series because of --max-series.",
+		   self->series_limited);
+
+	info[0] = (struct prom_label){ "version", self->version };
+	info[1] = (struct prom_label){ "attach", self->attach };
+	buf_family(&b, "bccflow_info", "gauge",
+		   "bccflow's version and the probe attach method in use; always 1.");
+	buf_sample(&b, "bccflow_info", info, 2, 1);
+
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	if (len)
+		*len = b.len;
+	return b.p;
+}
+
+/* ---- --listen ------------------------------------------------------------ */
+
+/* s shown in a message: long input cut. */
+static void shown_arg(const char *s, char *out, size_t outlen)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < outlen; i++)
+		out[i] = s[i];
+	out[i] = '\0';
+	if (s[i] && outlen > 4)
+		memcpy(out + outlen - 4, "...", 4);
+}
+
+static int listen_error(char *err, size_t errlen, const char *arg, const char *fmt, ...)
+{
+	char shown[128], why[192];
+	va_list ap;
+
+	shown_arg(arg, shown, sizeof(shown));
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (err && errlen) {
+		snprintf(err, errlen, "invalid --listen '%s': %s, " LISTEN_EXAMPLE, shown, why);
+		for (char *p = err; *p; p++)	/* one line, whatever the input held */
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	}
+	return -1;
+}
+
+/* Strict decimal port 1..65535: digits only. */
+static int parse_port(const char *s, unsigned *port)
+{
+	unsigned long v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > 65535)
+			return -1;
+	}
+	if (v == 0)
+		return -1;
+	*port = (unsigned)v;
+	return 0;
+}
+
+int prom_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sslen,
+		      char *err, size_t errlen)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port_s, *colon;
+	size_t hlen;
+	unsigned port;
+	bool v6;
+
+	if (!s)
+		s = "";
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close)
+			return listen_error(err, errlen, s, "no ']' after the IPv6 address");
+		if (close[1] != ':')
+			return listen_error(err, errlen, s, "expected ADDR:PORT");
+		hlen = (size_t)(close - s - 1);
+		if (hlen == 0 || hlen >= sizeof(host))
+			return listen_error(err, errlen, s, "expected an IPv6 address in brackets");
+		memcpy(host, s + 1, hlen);
+		port_s = close + 2;
+		v6 = true;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return listen_error(err, errlen, s, "expected ADDR:PORT");
+		hlen = (size_t)(colon - s);
+		if (memchr(s, ':', hlen))
+			return listen_error(err, errlen, s,
+					    "an IPv6 address goes in brackets, as in [::1]:9877");
+		if (hlen == 0 || hlen >= sizeof(host))
+			return listen_error(err, errlen, s, "expected a numeric IPv4 address");
+		memcpy(host, s, hlen);
+		port_s = colon + 1;
+		v6 = false;
+	}
+	host[hlen] = '\0';
+	if (parse_port(port_s, &port) < 0)
+		return listen_error(err, errlen, s, "expected a port from 1 to 65535");
+
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return listen_error(err, errlen, s, "'%s' is not a numeric IPv6 address",
+					    host);
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		*sslen = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return listen_error(err, errlen, s,
+					    "'%s' is not a numeric IPv4 address (no host names)",
+					    host);
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		*sslen = sizeof(*a);
+	}
+	return 0;
+}
+
+/* ---- the HTTP server ----------------------------------------------------- */
+
+/* One published exposition, immutable, freed with its last reference. */
+struct prom_text {
+	atomic_uint refs;
+	size_t len;
+	char *text;
+};
+
+struct prom_server {
+	struct MHD_Daemon *daemon;
+	pthread_mutex_t mu;		/* guards cur, started, last_log */
+	struct prom_text *cur;
+	bool started;			/* MHD_start_daemon() returned */
+	char start_msg[256];		/* libmicrohttpd's last message while starting */
+	time_t last_log;		/* rate limit of libmicrohttpd's messages */
+	char addr[INET6_ADDRSTRLEN + 8];
+};
+
+static struct prom_text *text_new(char *text, size_t len)
+{
+	struct prom_text *t = malloc(sizeof(*t));
+
+	if (!t)
+		return NULL;
+	atomic_init(&t->refs, 1);
+	t->text = text;
+	t->len = len;
+	return t;
+}
+
+static void text_unref(void *cls)
+{
+	struct prom_text *t = cls;
+
+	if (t && atomic_fetch_sub(&t->refs, 1) == 1) {
+		free(t->text);
+		free(t);
+	}
+}
+
+static void format_addr(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(out, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(out, len, "%s:%u", a, ntohs(s4->sin_port));
+	}
+}
+
+/* Messages about one client's misbehaviour or departure: not worth a line. */
+static const char *const client_noise[] = {
+	"Socket has been disconnected", "Connection socket is closed",
+	"Connection was closed by remote", "Failed to send", "Error processing request",
+	"Server reached connection limit", "Too large value of 'Content-Length'",
+	"Failed to parse `Content-Length'", "Not enough memory in pool",
+	"Error accepting connection", "Closing connection", "Too late",
+	"Refused wrong status code", "Application reported internal error",
+	"Failed to forward", NULL,
+};
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	struct prom_server *srv = cls;
+	char msg[256];
+	size_t n;
+	time_t now;
+	bool print = true;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '.' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	for (char *p = msg; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	for (int i = 0; client_noise[i]; i++)
+		if (strncmp(msg, client_noise[i], strlen(client_noise[i])) == 0)
+			return;
+
+	now = time(NULL);
+	pthread_mutex_lock(&srv->mu);
+	if (!srv->started) {	/* reported through prom_start()'s err instead */
+		snprintf(srv->start_msg, sizeof(srv->start_msg), "%s", msg);
+		print = false;
+	} else if (now == srv->last_log) {	/* at most one a second */
+		print = false;
+	} else {
+		srv->last_log = now;
+	}
+	pthread_mutex_unlock(&srv->mu);
+	if (print)
+		fprintf(stderr, "bccflow: metrics server on %s: %s\n", srv->addr, msg);
+}
+
+static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned status,
+				    const char *body, const char *allow)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size,
+				  void **req_cls)
+{
+	struct prom_server *srv = cls;
+	struct MHD_Response *r;
+	struct prom_text *t;
+	enum MHD_Result ret;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_cls;
+	if (strcmp(url, "/metrics") != 0)
+		return queue_static(conn, MHD_HTTP_NOT_FOUND,
+				    "404 Not Found: bccflow serves /metrics\n", NULL);
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return queue_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+				    "405 Method Not Allowed: use GET\n", "GET, HEAD");
+
+	pthread_mutex_lock(&srv->mu);
+	t = srv->cur;
+	atomic_fetch_add(&t->refs, 1);
+	pthread_mutex_unlock(&srv->mu);
+
+	/* the response holds the reference until libmicrohttpd is done with it */
+	r = MHD_create_response_from_buffer_with_free_callback_cls(t->len, t->text, text_unref,
+								    t);
+	if (!r) {
+		text_unref(t);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* A listening socket bound to exactly ss, or -1 with the reason in err. */
+static int listen_socket(const struct sockaddr_storage *ss, socklen_t sslen, const char *addr,
+			 char *err, size_t errlen)
+{
+	int one = 1, fd, e;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		set_err(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
+		return -1;
+	}
+	/* a restart must not wait for TIME_WAIT; two listeners still conflict */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* [::]:PORT means IPv6 only; 0.0.0.0:PORT can be bound beside it */
+	if (ss->ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)ss, sslen) < 0 || listen(fd, LISTEN_BACKLOG) < 0)
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	if (e == EADDRINUSE)
+		set_err(err, errlen, "cannot listen on %s: the address is in use (%s)", addr,
+			strerror(e));
+	else if (e == EADDRNOTAVAIL)
+		set_err(err, errlen, "cannot listen on %s: %s (no local interface has it)", addr,
+			strerror(e));
+	else
+		set_err(err, errlen, "cannot listen on %s: %s", addr, strerror(e));
+	return -1;
+}
+
+struct prom_server *prom_start(const struct sockaddr_storage *ss, socklen_t sslen, char *err,
+			       size_t errlen)
+{
+	struct prom_server *srv;
+	struct stat before, after;
+	sigset_t all, old;
+	char *empty;
+	unsigned flags;
+	int fd;
+
+	if (!ss || (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)) {
+		set_err(err, errlen, "cannot listen: not an IPv4 or IPv6 address");
+		return NULL;
+	}
+	srv = calloc(1, sizeof(*srv));
+	empty = calloc(1, 1);
+	if (!srv || !empty || !(srv->cur = text_new(empty, 0))) {
+		free(empty);
+		free(srv);
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	format_addr(ss, srv->addr, sizeof(srv->addr));
+	pthread_mutex_init(&srv->mu, NULL);
+
+	fd = listen_socket(ss, sslen, srv->addr, err, errlen);
+	if (fd < 0)
+		goto fail;
+	fstat(fd, &before);
+
+	flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	if (ss->ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/*
+	 * The server thread inherits the signal mask: with everything blocked,
+	 * SIGINT/SIGTERM always reach (and interrupt) the monitor's thread.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
+				       MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv,	/* first */
+				       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+				       MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+				       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+				       MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_lock(&srv->mu);
+	srv->started = true;
+	pthread_mutex_unlock(&srv->mu);
+	if (!srv->daemon) {
+		/* libmicrohttpd closes the socket on some failure paths only */
+		if (fstat(fd, &after) == 0 && after.st_ino == before.st_ino &&
+		    after.st_dev == before.st_dev)
+			close(fd);
+		set_err(err, errlen, "cannot serve metrics on %s: %s", srv->addr,
+			srv->start_msg[0] ? srv->start_msg : "libmicrohttpd failed to start");
+		goto fail;
+	}
+	return srv;
+fail:
+	pthread_mutex_destroy(&srv->mu);
+	text_unref(srv->cur);
+	free(srv);
+	return NULL;
+}
+
+void prom_publish(struct prom_server *srv, char *text, size_t len)
+{
+	struct prom_text *t, *old;
+
+	if (!srv || !text) {
+		free(text);
+		return;
+	}
+	t = text_new(text, len);
+	if (!t) {	/* keep serving the previous exposition */
+		free(text);
+		return;
+	}
+	pthread_mutex_lock(&srv->mu);
+	old = srv->cur;
+	srv->cur = t;
+	pthread_mutex_unlock(&srv->mu);
+	text_unref(old);
+}
+
+void prom_stop(struct prom_server *srv)
+{
+	if (!srv)
+		return;
+	MHD_stop_daemon(srv->daemon);	/* joins its thread, closes every socket */
+	text_unref(srv->cur);
+	pthread_mutex_destroy(&srv->mu);
+	free(srv);
+}
