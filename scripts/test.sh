@@ -17,7 +17,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 start=$(date +%s)
-"$root/scripts/setup.sh"
+# test-only packages: a real Prometheus for the metrics end-to-end test
+BCCFLOW_SETUP_EXTRA="prometheus ${BCCFLOW_SETUP_EXTRA:-}" "$root/scripts/setup.sh"
 "$root/scripts/build.sh"
 cd "$build"
 rc=0

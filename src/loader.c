@@ -19,34 +19,53 @@ enum hook_kind {
 	HOOK_TRACEPOINT,
 	HOOK_KPROBE,
 	HOOK_KRETPROBE,
+	HOOK_FENTRY,
 	HOOK_FEXIT,
 };
 
+/*
+ * A program's name says where it goes, as with BCC's Python auto-attach:
+ * tracepoint__CAT__EVENT, kprobe__FN, kretprobe__FN, kfunc__FN, kretfunc__FN.
+ * So a --probe text may hook other functions (see probes/article.bpf.c).
+ */
 struct hook {
-	enum backend backend;	/* BACKEND_AUTO: every backend */
-	const char *func;	/* program name in the probe text */
 	enum hook_kind kind;
-	const char *target;	/* "cat:event" or kernel function */
-	int optional;		/* absent from the text on some kernels */
+	char target[128];	/* "cat:event" or kernel function */
 };
 
-static const struct hook hooks[] = {
-	{ BACKEND_AUTO, "tracepoint__sock__inet_sock_set_state", HOOK_TRACEPOINT,
-	  "sock:inet_sock_set_state", 0 },
-	{ BACKEND_TRACEPOINT, "tracepoint__sock__sock_send_length", HOOK_TRACEPOINT,
-	  "sock:sock_send_length", 0 },
-	{ BACKEND_TRACEPOINT, "tracepoint__sock__sock_recv_length", HOOK_TRACEPOINT,
-	  "sock:sock_recv_length", 0 },
-	{ BACKEND_KPROBE, "kprobe__tcp_sendmsg", HOOK_KPROBE, "tcp_sendmsg", 0 },
-	{ BACKEND_KPROBE, "kretprobe__tcp_sendmsg", HOOK_KRETPROBE, "tcp_sendmsg", 0 },
-	{ BACKEND_KPROBE, "kprobe__tcp_sendpage", HOOK_KPROBE, "tcp_sendpage", 1 },
-	{ BACKEND_KPROBE, "kretprobe__tcp_sendpage", HOOK_KRETPROBE, "tcp_sendpage", 1 },
-	{ BACKEND_KPROBE, "kprobe__tcp_recvmsg", HOOK_KPROBE, "tcp_recvmsg", 0 },
-	{ BACKEND_KPROBE, "kretprobe__tcp_recvmsg", HOOK_KRETPROBE, "tcp_recvmsg", 0 },
-	{ BACKEND_FENTRY, "kretfunc__tcp_sendmsg", HOOK_FEXIT, "tcp_sendmsg", 0 },
-	{ BACKEND_FENTRY, "kretfunc__tcp_sendpage", HOOK_FEXIT, "tcp_sendpage", 1 },
-	{ BACKEND_FENTRY, "kretfunc__tcp_recvmsg", HOOK_FEXIT, "tcp_recvmsg", 0 },
+static const struct {
+	const char *prefix;
+	enum hook_kind kind;
+} prefixes[] = {
+	{ "tracepoint__", HOOK_TRACEPOINT },
+	{ "kprobe__", HOOK_KPROBE },
+	{ "kretprobe__", HOOK_KRETPROBE },
+	{ "kfunc__", HOOK_FENTRY },
+	{ "kretfunc__", HOOK_FEXIT },
 };
+
+/* false for functions that are not programs to attach */
+static bool classify(const char *func, struct hook *h)
+{
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i].prefix);
+		const char *sep;
+
+		if (strncmp(func, prefixes[i].prefix, n) || !func[n])
+			continue;
+		h->kind = prefixes[i].kind;
+		snprintf(h->target, sizeof(h->target), "%s", func + n);
+		if (h->kind != HOOK_TRACEPOINT)
+			return true;
+		sep = strstr(h->target, "__");	/* CAT__EVENT -> CAT:EVENT */
+		if (!sep || sep == h->target || !sep[2])
+			return false;
+		memmove(h->target + (sep - h->target) + 1, sep + 2, strlen(sep + 2) + 1);
+		h->target[sep - h->target] = ':';
+		return true;
+	}
+	return false;
+}
 
 /* libbcc prints to stdout on some paths; stdout carries only our output. */
 static int stdout_to_stderr(void)
@@ -74,6 +93,7 @@ static int prog_type(enum hook_kind k)
 	switch (k) {
 	case HOOK_TRACEPOINT:
 		return BPF_PROG_TYPE_TRACEPOINT;
+	case HOOK_FENTRY:
 	case HOOK_FEXIT:
 		return BPF_PROG_TYPE_TRACING;
 	default:
@@ -136,6 +156,7 @@ static int attach_one(const struct hook *h, int prog, struct link *lk, char *err
 		lk->fd = bpf_attach_kprobe(prog, h->kind == HOOK_KPROBE ? BPF_PROBE_ENTRY :
 					   BPF_PROBE_RETURN, lk->ev_name, h->target, 0, 0);
 		break;
+	case HOOK_FENTRY:
 	case HOOK_FEXIT:
 		lk->fd = bpf_attach_kfunc(prog);
 		break;
@@ -153,7 +174,7 @@ static int attach_one(const struct hook *h, int prog, struct link *lk, char *err
 static void detach_one(struct link *lk)
 {
 	if (lk->fd >= 0) {
-		if (lk->kind == HOOK_FEXIT) {
+		if (lk->kind == HOOK_FENTRY || lk->kind == HOOK_FEXIT) {
 			close(lk->fd);
 		} else {
 			/* disable + close first: a PMU kprobe lives as long as its fd */
@@ -169,43 +190,38 @@ static void detach_one(struct link *lk)
 	lk->fd = lk->prog_fd = -1;
 }
 
-static bool module_has(void *mod, const char *func)
-{
-	for (size_t i = 0; i < bpf_num_functions(mod); i++)
-		if (!strcmp(bpf_function_name(mod, i), func))
-			return true;
-	return false;
-}
-
 static int load_and_attach(struct loaded *l, void *mod, enum backend b, char *err,
 			   size_t errlen)
 {
-	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
-		const struct hook *h = &hooks[i];
-		struct link *lk = &l->links[l->nlinks];
+	int counting = 0;
+
+	for (size_t i = 0; i < bpf_num_functions(mod); i++) {
+		const char *func = bpf_function_name(mod, i);
+		struct hook h;
 		int prog;
 
-		if (h->backend != BACKEND_AUTO && h->backend != b)
+		if (!classify(func, &h))
 			continue;
-		if (!module_has(mod, h->func)) {
-			if (h->optional)
-				continue;
-			snprintf(err, errlen, "probe text lacks the program %s() needed for "
-				 "--attach %s", h->func, backend_name(b));
+		if (l->nlinks == LOADER_MAX_LINKS) {
+			snprintf(err, errlen, "probe text has more than %d programs", LOADER_MAX_LINKS);
 			return -1;
 		}
-		prog = bcc_func_load(mod, prog_type(h->kind), h->func,
-				     bpf_function_start(mod, h->func),
-				     (int)bpf_function_size(mod, h->func), bpf_module_license(mod),
+		prog = bcc_func_load(mod, prog_type(h.kind), func, bpf_function_start(mod, func),
+				     (int)bpf_function_size(mod, func), bpf_module_license(mod),
 				     bpf_module_kern_version(mod), 0, NULL, 0, NULL, -1);
 		if (prog < 0) {
-			snprintf(err, errlen, "the kernel refused program %s(): %s", h->func,
+			snprintf(err, errlen, "the kernel refused program %s(): %s", func,
 				 strerror(-prog));
 			return -1;
 		}
-		l->nlinks++;
-		if (attach_one(h, prog, lk, err, errlen))
+		if (attach_one(&h, prog, &l->links[l->nlinks++], err, errlen))
 			return -1;
+		counting += strcmp(h.target, "sock:inet_sock_set_state") != 0;
+	}
+	if (!counting) {
+		snprintf(err, errlen, "probe text has no counting programs for --attach %s",
+			 backend_name(b));
+		return -1;
 	}
 	return 0;
 }

@@ -7,7 +7,7 @@
 
 #include "opts.h"
 
-#define LOADER_MAX_LINKS 8
+#define LOADER_MAX_LINKS 16
 
 struct kfeatures;
 
@@ -15,7 +15,7 @@ struct link {
 	int prog_fd;
 	int fd;			/* perf event or bpf link */
 	int kind;		/* enum hook_kind in loader.c */
-	char ev_name[64];	/* kprobe event name, for detach */
+	char ev_name[160];	/* kprobe event name, for detach */
 };
 
 struct loaded {

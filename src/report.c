@@ -54,7 +54,7 @@ static struct group *group_slot(const struct group *groups, size_t cap, const st
 	size_t mask = cap - 1, i = group_hash(k, comm) & mask;
 
 	while (groups[i].used && (memcmp(&groups[i].key, k, sizeof(*k)) ||
-				  memcmp(groups[i].comm, comm, FLOW_COMM_LEN)))
+				  memcmp(groups[i].key_comm, comm, FLOW_COMM_LEN)))
 		i = (i + 1) & mask;
 	return (struct group *)&groups[i];
 }
@@ -72,7 +72,7 @@ static int groups_rehash(struct reporter *r, size_t cap)
 
 		if (!g->used || (!r->keep_groups && g->idle > GROUP_IDLE_MAX))
 			continue;
-		*group_slot(n, cap, &g->key, g->comm) = *g;
+		*group_slot(n, cap, &g->key, g->key_comm) = *g;
 		count++;
 	}
 	free(r->groups);
@@ -95,7 +95,7 @@ static struct group *group_get(struct reporter *r, const struct flow_key *k, con
 	}
 	memset(g, 0, sizeof(*g));
 	g->key = *k;
-	memcpy(g->comm, comm, FLOW_COMM_LEN);
+	memcpy(g->key_comm, comm, FLOW_COMM_LEN);
 	g->used = true;
 	r->count++;
 	return g;
@@ -225,8 +225,7 @@ static int fold_groups(struct reporter *r, const struct interval *iv, const stru
 		g = group_get(r, &gk, gcomm);
 		if (!g)
 			return -ENOMEM;
-		if (r->by == BY_PID)	/* shown with the pid; not part of its key */
-			memcpy(g->comm, e->comm, FLOW_COMM_LEN);
+		memcpy(g->comm, e->comm, FLOW_COMM_LEN);
 		g->rx_delta += e->rx_delta;
 		g->tx_delta += e->tx_delta;
 		g->rx_total += e->rx_delta;

@@ -34,7 +34,8 @@ struct report {
 /* A group: totals accumulated from interval deltas since first seen. */
 struct group {
 	struct flow_key key;
-	char comm[FLOW_COMM_LEN];	/* part of the key only for --by comm */
+	char key_comm[FLOW_COMM_LEN];	/* part of the key: set only for --by comm */
+	char comm[FLOW_COMM_LEN];	/* shown: the name of its latest flow */
 	__u64 rx_delta, tx_delta;
 	__u64 rx_total, tx_total;
 	size_t nflows;
