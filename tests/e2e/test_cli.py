@@ -153,6 +153,21 @@ class Cli(E2ETest):
                 self.assertTrue(want <= got, got)
                 self.assertIn("tracepoint__sock__inet_sock_set_state", got)
 
+    def test_article_teaching_variant_compiles(self):
+        """probes/article.bpf.c: the article's own hooks, runnable with --probe."""
+        src = os.path.join(os.path.dirname(__file__), "..", "..", "probes", "article.bpf.c")
+        p = run(["--ebpf", "--attach", "kprobe", "--offsets", "headers", "--probe", src,
+                 "-p", "1", "--port", "80"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with tempfile.NamedTemporaryFile("w") as f:
+            f.write(p.stdout)
+            f.flush()
+            c = subprocess.run([COMPILE_PROBE, f.name], capture_output=True, text=True,
+                               timeout=120)
+        self.assertEqual(c.returncode, 0, c.stderr[-2000:])
+        self.assertEqual(set(c.stdout.split()), {"kprobe__tcp_sendmsg", "kprobe__tcp_cleanup_rbuf",
+                                                 "tracepoint__sock__inet_sock_set_state"})
+
     def test_probe_file_is_compiled(self):
         """--probe compiles the given file: a text whose programs are renamed
         fails to attach with a message naming the missing program."""
