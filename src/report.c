@@ -213,7 +213,6 @@ static int fold_groups(struct reporter *r, const struct interval *iv, const stru
 	for (size_t i = 0; i < r->cap; i++) {
 		r->groups[i].rx_delta = r->groups[i].tx_delta = 0;
 		r->groups[i].nflows = 0;
-		r->groups[i].idle++;
 	}
 	for (size_t i = 0; i < iv->nrows; i++) {
 		const struct flow_entry *e = iv->rows[i];
@@ -238,6 +237,10 @@ static int fold_groups(struct reporter *r, const struct interval *iv, const stru
 			r->other_tx += e->tx_delta;
 		}
 	}
+	/* counted after the fold: a growth mid-interval sees only whole idle intervals */
+	for (size_t i = 0; i < r->cap; i++)
+		if (r->groups[i].used && !r->groups[i].nflows)
+			r->groups[i].idle++;
 	if (rows_reserve(r, r->count + 1))
 		return -ENOMEM;
 	for (size_t i = 0; i < r->cap; i++) {
