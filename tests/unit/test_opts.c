@@ -488,9 +488,100 @@ static void test_backend_names(void **state)
 	assert_string_equal(backend_name(BACKEND_TRACEPOINT), "tracepoint");
 }
 
+
+/* ---- issue 5 options ---- */
+
+static void test_filters_parsed(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("--comm", "nginx", "--port", "80,443", "--laddr", "10.1.2.0/23",
+			       "--raddr", "2001:db8::/32", "--raddr", "127.0.0.1", "-4"), OPTS_OK);
+	assert_string_equal(o.comm, "nginx");
+	assert_int_equal(o.nports, 2);
+	assert_int_equal(o.ports[0], 80);
+	assert_int_equal(o.ports[1], 443);
+	assert_int_equal(o.nladdr, 1);
+	assert_int_equal(o.laddr[0].family, 4);
+	assert_int_equal(o.laddr[0].prefix, 23);
+	assert_int_equal(o.laddr[0].addr[2], 2);
+	assert_int_equal(o.nraddr, 2);
+	assert_int_equal(o.raddr[0].family, 6);
+	assert_int_equal(o.raddr[0].prefix, 32);
+	assert_int_equal(o.raddr[1].prefix, 32);
+	assert_int_equal(o.family, 4);
+}
+
+static void test_cidr_forms(void **state)
+{
+	struct cidr c;
+
+	(void)state;
+	assert_int_equal(parse_cidr("::1", &c), 0);
+	assert_int_equal(c.prefix, 128);
+	assert_int_equal(parse_cidr("0.0.0.0/0", &c), 0);
+	assert_int_equal(c.prefix, 0);
+	assert_int_equal(parse_cidr("10.0.0.0/33", &c), -1);
+	assert_int_equal(parse_cidr("::/129", &c), -1);
+	assert_int_equal(parse_cidr("10.0.0.0/", &c), -1);
+	assert_int_equal(parse_cidr("10.0.0.0/-1", &c), -1);
+	assert_int_equal(parse_cidr("10.0.0/8", &c), -1);
+	assert_int_equal(parse_cidr("host.example", &c), -1);
+}
+
+static void test_bad_filters(void **state)
+{
+	(void)state;
+	assert_error_has(PARSE("--comm", ""), "--comm");
+	assert_error_has(PARSE("--comm", "0123456789abcdef"), "1 to 15 bytes");
+	assert_error_has(PARSE("--port", "0"), "--port");
+	assert_error_has(PARSE("--port", "65536"), "--port");
+	assert_error_has(PARSE("--port", ",80"), "--port");
+	assert_error_has(PARSE("--laddr", "1.2.3.4/40"), "--laddr");
+	assert_error_has(PARSE("--raddr", "x"), "--raddr");
+	assert_error_has(PARSE("-4", "-6"), "-4 and -6");
+	assert_error_has(PARSE("--cgroup", ""), "--cgroup");
+}
+
+static void test_reporting_options(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("--by", "raddr", "--sort", "total_all", "-r", "5", "--units", "auto",
+			       "--rate", "-C", "--csv"), OPTS_OK);
+	assert_int_equal(o.by, BY_RADDR);
+	assert_int_equal(o.sort, SORT_TOTAL_ALL);
+	assert_int_equal(o.rows, 5);
+	assert_int_equal(o.units, UNITS_AUTO);
+	assert_true(o.rate);
+	assert_true(o.no_clear);
+	assert_int_equal(o.output, OUTPUT_CSV);
+	assert_error_has(PARSE("--by", "host"), "--by");
+	assert_error_has(PARSE("--sort", "x"), "--sort");
+	assert_error_has(PARSE("--units", "kb"), "--units");
+	assert_error_has(PARSE("-r", "0"), "--rows");
+	assert_error_has(PARSE("--json", "--csv"), "exclude");
+}
+
+static void test_listen_defaults_by_comm(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("--listen", "127.0.0.1:9877"), OPTS_OK);
+	assert_int_equal(o.by, BY_COMM);
+	assert_int_equal(PARSE("--listen", "127.0.0.1:9877", "--by", "flow", "--max-series", "7"),
+			 OPTS_OK);
+	assert_int_equal(o.by, BY_FLOW);
+	assert_int_equal(o.max_series, 7);
+	assert_error_has(PARSE("--max-series", "7"), "needs --listen");
+	assert_error_has(PARSE("--listen", "x", "--max-series", "0"), "--max-series");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_filters_parsed),
+		cmocka_unit_test(test_cidr_forms),
+		cmocka_unit_test(test_bad_filters),
+		cmocka_unit_test(test_reporting_options),
+		cmocka_unit_test(test_listen_defaults_by_comm),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_positional_interval),
 		cmocka_unit_test(test_positional_interval_and_count),

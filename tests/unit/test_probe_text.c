@@ -522,9 +522,101 @@ static void test_read_file_size_limit(void **state)
 	free(big);
 }
 
+
+/* ---- key filters (FILTER_KEY) ---- */
+
+static char *with_filter(struct options *f)
+{
+	struct probe_config cfg = config(BACKEND_TRACEPOINT, 0, NULL);
+
+	cfg.filter = f;
+	return prepare_real(&cfg);
+}
+
+static void test_key_filter_absent_without_options(void **state)
+{
+	struct options f;
+	char *text;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	text = with_filter(&f);
+	assert_null(strstr(text, "FILTER_KEY"));
+	assert_null(strstr(text, "key.lport !="));
+	assert_null(strstr(text, "BCCFLOW_CGROUP_FILTER 1"));
+	free(text);
+}
+
+static void test_key_filter_ports_family_comm_cgroup(void **state)
+{
+	struct options f;
+	char *text;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.family = 6;
+	f.nports = 2;
+	f.ports[0] = 80;
+	f.ports[1] = 443;
+	f.comm = "a\"b";
+	f.cgroup = "/sys/fs/cgroup/x";
+	text = with_filter(&f);
+	assert_contains(text, "if (key.family != FLOW_AF_INET6 || FLOW_MAPPED(key.laddr)) "
+			      "{ return 0; }");
+	assert_contains(text, "if (key.lport != 80 && key.rport != 80 && key.lport != 443 && "
+			      "key.rport != 443) { return 0; }");
+	/* the name arrives as byte values, never as a C string literal */
+	assert_contains(text, "c_[0] != (char)0x61 || c_[1] != (char)0x22 || "
+			      "c_[2] != (char)0x62 || c_[3] != (char)0x00");
+	assert_null(strstr(text, "\"a\\\"b\""));
+	assert_contains(text, "#define BCCFLOW_CGROUP_FILTER 1\n");
+	assert_contains(text, "cgroup_filter.check_current_task(0) != 1");
+	free(text);
+}
+
+static void test_key_filter_cidr_v4_matches_mapped(void **state)
+{
+	struct options f;
+	char *text;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(parse_cidr("10.1.2.0/23", &f.raddr[0]), 0);
+	f.nraddr = 1;
+	assert_int_equal(parse_cidr("2001:db8::/17", &f.laddr[0]), 0);
+	f.nladdr = 1;
+	text = with_filter(&f);
+	assert_contains(text, "(key.family == FLOW_AF_INET && (key.raddr[0] & 0xff) == 0x0a && "
+			      "(key.raddr[1] & 0xff) == 0x01 && (key.raddr[2] & 0xfe) == 0x02)");
+	assert_contains(text, "(key.family == FLOW_AF_INET6 && FLOW_MAPPED(key.raddr) && "
+			      "(key.raddr[12] & 0xff) == 0x0a");
+	assert_contains(text, "(key.family == FLOW_AF_INET6 && (key.laddr[0] & 0xff) == 0x20 && "
+			      "(key.laddr[1] & 0xff) == 0x01 && (key.laddr[2] & 0x80) == 0x00)");
+	free(text);
+}
+
+static void test_key_filter_needs_placeholder(void **state)
+{
+	struct probe_config cfg = config(BACKEND_TRACEPOINT, 0, NULL);
+	struct options f;
+	char err[256];
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.family = 4;
+	cfg.filter = &f;
+	assert_null(probe_text_prepare("#include \"flow.h\"\nint x;\n", bccflow_probe_header,
+				       &cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "FILTER_KEY"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_filter_absent_without_options),
+		cmocka_unit_test(test_key_filter_ports_family_comm_cgroup),
+		cmocka_unit_test(test_key_filter_cidr_v4_matches_mapped),
+		cmocka_unit_test(test_key_filter_needs_placeholder),
 		cmocka_unit_test(test_real_no_pids_removes_placeholder),
 		cmocka_unit_test(test_real_one_pid),
 		cmocka_unit_test(test_real_three_pids),
