@@ -25,8 +25,22 @@
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	exiting = 1;
+	int fd;
+
+	if (sig != SIGALRM) {
+		if (!exiting)
+			exiting = 1;
+		/* a reader that stopped reading must not keep us from exiting */
+		alarm(3);
+		return;
+	}
+	/* 3 s later still here: drop the rest of the output (async-signal-safe) */
+	fd = open("/dev/null", O_WRONLY);
+	if (fd >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		close(fd);
+	}
+	exiting = EXITING_OUTPUT_DROPPED;
 }
 
 static void setup_signals(void)
@@ -37,6 +51,7 @@ static void setup_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);	/* a gone reader shows up as EPIPE */
 }
 

@@ -54,7 +54,14 @@ static void sleep_until(const struct timespec *next)
 /* 0: written; 1: the reader is gone (quiet exit); -1: write error. */
 static int flush_output(void)
 {
-	if (fflush(stdout) == 0 && !ferror(stdout))
+	int ok = fflush(stdout) == 0 && !ferror(stdout);
+
+	if (exiting == EXITING_OUTPUT_DROPPED) {
+		fprintf(stderr, "bccflow: stdout was not being read: the last report was "
+			"dropped\n");
+		return -1;
+	}
+	if (ok)
 		return 0;
 	if (errno == EPIPE)
 		return 1;

@@ -10,7 +10,12 @@
 
 struct prom_server;
 
-/* Set by SIGINT/SIGTERM: end after reporting the current partial interval. */
+/*
+ * Set by SIGINT/SIGTERM: end after reporting the current partial interval.
+ * EXITING_OUTPUT_DROPPED: stdout blocked for 3 s after that, and was
+ * pointed at /dev/null so the run can end.
+ */
+#define EXITING_OUTPUT_DROPPED 2
 extern volatile sig_atomic_t exiting;
 
 /*

@@ -134,6 +134,22 @@ class Traffic(E2ETest):
                 self.assertEqual(recs[-1]["interval"], 1)
                 self.assertFlowsExact(recs, conns)
 
+    def test_sigterm_with_a_stalled_reader_still_exits(self):
+        """A reader that stops reading (pipe full) cannot keep bccflow alive."""
+        p = subprocess.Popen([BCCFLOW, "--json", "1"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        p.stdout.readline()
+        flowgen("-n", 300, "--tx", 10, "--rounds", 3, "--period-ms", 1000)  # > 64 KiB of JSON
+        p.terminate()
+        t0 = time.monotonic()
+        rc = p.wait(timeout=30)
+        err = p.stderr.read().decode()
+        p.stdout.close()
+        p.stderr.close()
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("stdout was not being read", err)
+
     def test_closed_pipe_exits_quietly(self):
         p = subprocess.run("%s --json 1 | head -n 1" % BCCFLOW, shell=True, capture_output=True,
                            text=True, timeout=120)
