@@ -66,7 +66,12 @@ BPF_ARRAY(off_skc_v6_rcv_saddr, u8, 1 + offsetof(struct sock, __sk_common.skc_v6
 #endif
 
 BPF_HASH(flows, struct flow_key, struct flow_val, MAX_FLOWS);
-/* 4-tuples (pid 0) whose socket reached TCP_CLOSE: the host evicts them. */
+/*
+ * 4-tuples (pid 0) of the flows in the table, and those whose socket reached
+ * TCP_CLOSE: the host evicts closed flows and then forgets both. Only
+ * tracked tuples get marks, so filtered-out traffic cannot crowd them out.
+ */
+BPF_HASH(tuples, struct flow_key, u8, MAX_FLOWS);
 BPF_HASH(closed, struct flow_key, u8, MAX_FLOWS);
 BPF_PERCPU_ARRAY(stats, u64, STAT_MAX);
 #ifdef BCCFLOW_CGROUP_FILTER
@@ -152,6 +157,8 @@ static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, i
 	val = flows.lookup(&key);
 	if (!val) {
 		struct flow_val init;
+		u32 pid_saved = key.pid;
+		u8 one = 1;
 
 		__builtin_memset(&init, 0, sizeof(init));
 		bpf_get_current_comm(init.comm, sizeof(init.comm));
@@ -162,6 +169,10 @@ static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, i
 			stat_add(STAT_DROPPED_BYTES, bytes);
 			return 0;
 		}
+		key.pid = 0;
+		if (tuples.update(&key, &one))
+			stat_add(STAT_MARKS_LOST, 1);
+		key.pid = pid_saved;
 	}
 	if (tx)
 		lock_xadd(&val->tx_bytes, bytes);
@@ -205,7 +216,10 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	} else {
 		return 0;
 	}
-	closed.update(&key, &one);
+	if (!tuples.lookup(&key))
+		return 0;	/* not a flow we track */
+	if (closed.update(&key, &one))
+		stat_add(STAT_MARKS_LOST, 1);
 	return 0;
 }
 

@@ -37,6 +37,7 @@ enum flow_stat {
 	STAT_EVENTS = 0,	/* events counted into the flow table */
 	STAT_DROPPED,		/* events lost because the flow table was full */
 	STAT_DROPPED_BYTES,	/* their bytes */
+	STAT_MARKS_LOST,	/* close marks that did not fit: flows not evicted */
 	STAT_MAX,
 };
 

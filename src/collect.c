@@ -134,6 +134,7 @@ static int read_stats(struct collector *c, const struct map_ops *ops, struct int
 	iv->events = now[STAT_EVENTS] - c->stats_prev[STAT_EVENTS];
 	iv->dropped = now[STAT_DROPPED] - c->stats_prev[STAT_DROPPED];
 	iv->dropped_bytes = now[STAT_DROPPED_BYTES] - c->stats_prev[STAT_DROPPED_BYTES];
+	iv->marks_lost = now[STAT_MARKS_LOST] - c->stats_prev[STAT_MARKS_LOST];
 	memcpy(c->stats_prev, now, sizeof(now));
 	return 0;
 }

@@ -50,11 +50,13 @@ static int possible_cpus(void)
 	return parse_cpu_list(buf);
 }
 
-int drain_init(struct drain *d, int flows_fd, int closed_fd, int stats_fd, size_t cap)
+int drain_init(struct drain *d, int flows_fd, int closed_fd, int tuples_fd, int stats_fd,
+	       size_t cap)
 {
 	memset(d, 0, sizeof(*d));
 	d->flows_fd = flows_fd;
 	d->closed_fd = closed_fd;
+	d->tuples_fd = tuples_fd;
 	d->stats_fd = stats_fd;
 	d->cap = cap;
 	d->ncpus = possible_cpus();
@@ -165,6 +167,9 @@ static int ops_unmark(void *ctx, const struct flow_key *k)
 {
 	struct drain *d = ctx;
 
+	/* the tuple's flows are all gone: forget the tuple as well */
+	if (d->tuples_fd >= 0 && bpf_delete_elem(d->tuples_fd, (void *)k) && errno != ENOENT)
+		return -errno;
 	return bpf_delete_elem(d->closed_fd, (void *)k) ? -errno : 0;
 }
 

@@ -9,7 +9,7 @@
 #include "collect.h"
 
 struct drain {
-	int flows_fd, closed_fd, stats_fd;
+	int flows_fd, closed_fd, tuples_fd, stats_fd;
 	size_t cap;			/* the flow table's max_entries */
 	struct flow_key *keys;
 	struct flow_val *vals;
@@ -19,7 +19,8 @@ struct drain {
 	bool no_batch;			/* kernel without batch lookups */
 };
 
-int drain_init(struct drain *d, int flows_fd, int closed_fd, int stats_fd, size_t cap);
+int drain_init(struct drain *d, int flows_fd, int closed_fd, int tuples_fd, int stats_fd,
+	       size_t cap);
 void drain_free(struct drain *d);
 struct map_ops drain_ops(struct drain *d);
 

@@ -91,14 +91,29 @@ void json_escape(FILE *out, const char *str, size_t n)
 
 void comm_printable(const char *comm, char *out, size_t len)
 {
-	size_t i;
+	const unsigned char *s = (const unsigned char *)comm;
+	size_t n = 0, i = 0, o = 0;
 
-	for (i = 0; i + 1 < len && i < FLOW_COMM_LEN && comm[i]; i++) {
-		unsigned char c = (unsigned char)comm[i];
+	while (n < FLOW_COMM_LEN && s[n])
+		n++;
+	/* a terminal must never see control bytes from a process name (C0, DEL,
+	 * C1 U+0080..U+009F) nor invalid UTF-8: each such byte becomes '?' */
+	while (i < n && o + 1 < len) {
+		size_t l = utf8_len(s + i, n - i);
+		bool c1 = l == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0;
 
-		out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+		if (l == 0 || c1 || s[i] < 0x20 || s[i] == 0x7f) {
+			out[o++] = '?';
+			i += l > 1 ? l : 1;
+			continue;
+		}
+		if (o + l >= len)
+			break;
+		memcpy(out + o, s + i, l);
+		o += l;
+		i += l;
 	}
-	out[i] = '\0';
+	out[o] = '\0';
 }
 
 void format_amount(char *buf, size_t len, __u64 bytes, enum units u)

@@ -231,6 +231,7 @@ static int keep_maps(struct loaded *l, void *mod, char *err, size_t errlen)
 	/* dup(): the module closes its own fds when destroyed */
 	l->flows_fd = dup(bpf_table_fd(mod, "flows"));
 	l->closed_fd = dup(bpf_table_fd(mod, "closed"));
+	l->tuples_fd = bpf_table_fd(mod, "tuples") >= 0 ? dup(bpf_table_fd(mod, "tuples")) : -1;
 	l->stats_fd = dup(bpf_table_fd(mod, "stats"));
 	if (l->flows_fd < 0 || l->closed_fd < 0 || l->stats_fd < 0) {
 		snprintf(err, errlen, "probe text lacks the flows/closed/stats tables, or dup: %s",
@@ -262,7 +263,7 @@ enum loader_status loader_open(struct loaded *l, const char *text, enum backend 
 
 	memset(l, 0, sizeof(*l));
 	l->backend = b;
-	l->flows_fd = l->closed_fd = l->stats_fd = -1;
+	l->flows_fd = l->closed_fd = l->tuples_fd = l->stats_fd = -1;
 	for (int i = 0; i < LOADER_MAX_LINKS; i++)
 		l->links[i].fd = l->links[i].prog_fd = -1;
 
@@ -294,7 +295,9 @@ void loader_close(struct loaded *l)
 		close(l->flows_fd);
 	if (l->closed_fd >= 0)
 		close(l->closed_fd);
+	if (l->tuples_fd >= 0)
+		close(l->tuples_fd);
 	if (l->stats_fd >= 0)
 		close(l->stats_fd);
-	l->flows_fd = l->closed_fd = l->stats_fd = -1;
+	l->flows_fd = l->closed_fd = l->tuples_fd = l->stats_fd = -1;
 }

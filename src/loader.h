@@ -22,6 +22,7 @@ struct loaded {
 	enum backend backend;
 	int flows_fd;
 	int closed_fd;
+	int tuples_fd;		/* -1 when a --probe text has no tuples table */
 	int stats_fd;
 	int nlinks;
 	struct link links[LOADER_MAX_LINKS];

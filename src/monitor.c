@@ -71,6 +71,10 @@ static int flush_output(void)
 
 static void warn_drops(const struct interval *iv, const struct options *o)
 {
+	if (iv->marks_lost)
+		fprintf(stderr, "bccflow: warning: %llu closed flows could not be marked for "
+			"eviction in interval %lu (raise --max-flows): they stay in the table\n",
+			(unsigned long long)iv->marks_lost, iv->index);
 	if (iv->dropped)
 		fprintf(stderr, "bccflow: warning: flow table full (--max-flows %u): %llu events "
 			"(%llu bytes) of new flows not counted in interval %lu\n", o->max_flows,
@@ -169,7 +173,7 @@ int monitor_run(const struct options *o, const struct loaded *l, struct prom_ser
 
 	m.scr.attach = backend_name(l->backend);
 	m.scr.clear = o->output == OUTPUT_TABLE && !o->no_clear && isatty(STDOUT_FILENO);
-	err = drain_init(&m.d, l->flows_fd, l->closed_fd, l->stats_fd, o->max_flows);
+	err = drain_init(&m.d, l->flows_fd, l->closed_fd, l->tuples_fd, l->stats_fd, o->max_flows);
 	if (!err)
 		err = collect_init(&m.c, o->max_flows);
 	if (!err)

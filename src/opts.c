@@ -482,6 +482,12 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 			return fail(err, errlen, "option '%s' needs a value (see --help)",
 				    argv[optind - 1]);
 		default:
+			/* "--json=1": getopt sets optopt to the option's val */
+			for (const struct option *lo = long_opts; optopt && lo->name; lo++)
+				if (lo->val == optopt && lo->has_arg == no_argument &&
+				    !strncmp(argv[optind - 1], "--", 2))
+					return fail(err, errlen, "option '--%s' takes no value "
+						    "(see --help)", lo->name);
 			/* in a group like -xj, optind has not moved past the group */
 			if (optopt)
 				return fail(err, errlen, "unknown option '-%c' (see --help)", optopt);

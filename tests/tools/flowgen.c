@@ -1243,5 +1243,7 @@ int main(int argc, char **argv)
 		print_conn(&cfg, i, pids, &cl[i], &sv[i]);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		fail("writing the results: %s", strerror(errno));
+	free(in[0].buf);
+	free(in[1].buf);
 	return 0;
 }
