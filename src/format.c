@@ -92,26 +92,30 @@ void json_escape(FILE *out, const char *str, size_t n)
 void comm_printable(const char *comm, char *out, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)comm;
-	size_t n = 0, i = 0, o = 0;
+	size_t n = 0, o = 0;
 
 	while (n < FLOW_COMM_LEN && s[n])
 		n++;
-	/* a terminal must never see control bytes from a process name (C0, DEL,
-	 * C1 U+0080..U+009F) nor invalid UTF-8: each such byte becomes '?' */
-	while (i < n && o + 1 < len) {
-		size_t l = utf8_len(s + i, n - i);
-		bool c1 = l == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0;
+	if (n > len - 1)
+		n = len - 1;
+	/*
+	 * A terminal must see no control bytes from a process name (C0, DEL, C1
+	 * U+0080..U+009F) and no invalid UTF-8: each such byte becomes '?', one
+	 * for one, as does a character cut by the end of the buffer.
+	 */
+	while (o < n) {
+		size_t l = utf8_len(s + o, n - o);
+		bool bad = l == 0 || s[o] < 0x20 || s[o] == 0x7f ||
+			   (l == 2 && s[o] == 0xc2 && s[o + 1] < 0xa0);
 
-		if (l == 0 || c1 || s[i] < 0x20 || s[i] == 0x7f) {
-			out[o++] = '?';
-			i += l > 1 ? l : 1;
-			continue;
+		if (l == 0)
+			l = 1;
+		if (o + l > n) {
+			bad = true;
+			l = n - o;
 		}
-		if (o + l >= len)
-			break;
-		memcpy(out + o, s + i, l);
-		o += l;
-		i += l;
+		for (size_t k = 0; k < l; k++, o++)
+			out[o] = bad ? '?' : (char)s[o];
 	}
 	out[o] = '\0';
 }

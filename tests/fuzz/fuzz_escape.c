@@ -61,7 +61,9 @@ static void check_comm_printable(const char comm[FLOW_COMM_LEN], size_t len)
 
 		CHECK(i + 1 < len && i < FLOW_COMM_LEN, "comm_printable too long");
 		CHECK(c >= 0x20 && c != 0x7f, "control byte 0x%02x left", c);
-		CHECK(c == in || (c == '?' && (in < 0x20 || in == 0x7f)), "byte %zu changed", i);
+		/* '?' stands for a control byte, DEL, or a byte of invalid UTF-8 / C1 */
+		CHECK(c == in || (c == '?' && (in < 0x20 || in == 0x7f || in >= 0x80)),
+		      "byte %zu changed", i);
 	}
 	CHECK(i == FLOW_COMM_LEN || i + 1 == len || !comm[i], "comm_printable stopped early");
 }
