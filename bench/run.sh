@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# bccflow benchmark, one command, as root, on a fresh Debian 12 machine:
+#
+#   sudo bench/run.sh            # full run (about 20-25 min): bench/results/<date>.{md,png,json,dat}
+#   sudo bench/run.sh --quick    # a few minutes, for development: results/<date>-quick.*
+#
+# Installs what it needs with apt-get (BCC and kernel headers via scripts/setup.sh;
+# python3-bpfcc for the reference tool, nethogs, gnuplot-nox for the plot, a C
+# compiler), builds bccflow (scripts/build.sh, unless BCCFLOW names a binary)
+# and the bench tools (bench/build/), then runs bench/bench.py.
+# Traffic stays on loopback. See bench/README.md.
+set -euo pipefail
+
+t_start=$(date +%s)
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+[ "$(id -u)" -eq 0 ] || { echo "bench: must run as root (try: sudo $0 $*)" >&2; exit 1; }
+
+args=()
+for a in "$@"; do
+	case "$a" in
+	--quick) args+=(--quick) ;;
+	--skip-workloads|--skip-population) args+=("$a") ;;  # development only
+	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	*) echo "bench: unknown option: $a (try --quick)" >&2; exit 2 ;;
+	esac
+done
+
+# bccflow's own build and run dependencies (BCC, headers, tracefs)
+"$root/scripts/setup.sh"
+
+pkgs=(python3-bpfcc nethogs gnuplot-nox gcc libc6-dev coreutils util-linux procps bpftool)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	log "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ -z "${BCCFLOW:-}" ]; then
+	log "building bccflow (scripts/build.sh)"
+	"$root/scripts/build.sh"
+	BCCFLOW="${BCCFLOW_BUILD_DIR:-$root/build}/bccflow"
+fi
+[ -x "$BCCFLOW" ] || { echo "bench: no bccflow binary at $BCCFLOW" >&2; exit 1; }
+
+export BENCH_BUILD="${BENCH_BUILD:-$here/build}"
+mkdir -p "$BENCH_BUILD"
+for t in trafficgen popgen monwrap; do
+	cc -std=c11 -O2 -Wall -Wextra -o "$BENCH_BUILD/$t" "$here/$t.c"
+done
+
+# the reference tool's bcc module lives in Debian's python, not in a pyenv one
+# --deadline: the whole command, installs included, should end within 30 minutes
+exec /usr/bin/python3 "$here/bench.py" run --bccflow "$BCCFLOW" \
+	--deadline $((t_start + ${BENCH_BUDGET_S:-1740})) "${args[@]}"
