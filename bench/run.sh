@@ -28,20 +28,10 @@ for a in "$@"; do
 	esac
 done
 
-# bccflow's own build and run dependencies (BCC, headers, tracefs)
-"$root/scripts/setup.sh"
-
-pkgs=(python3-bpfcc nethogs gnuplot-nox gcc libc6-dev coreutils util-linux procps bpftool)
-missing=()
-for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-	log "installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# bccflow's own dependencies (BCC, headers, tracefs) plus the bench's: the
+# reference tool's python3-bpfcc, nethogs, gnuplot for the plot, a C compiler
+BCCFLOW_SETUP_EXTRA="python3-bpfcc nethogs gnuplot-nox gcc libc6-dev coreutils util-linux procps bpftool ${BCCFLOW_SETUP_EXTRA:-}" \
+	"$root/scripts/setup.sh"
 
 if [ -z "${BCCFLOW:-}" ]; then
 	log "building bccflow (scripts/build.sh)"
