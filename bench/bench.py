@@ -672,7 +672,7 @@ def run_bench(args):
                          interval_s=INTERVAL, max_flows=MAX_FLOWS, monitor_cpu=MON_CPU, nice=NICE,
                          traffic_cpu=TRAFFIC_CPU)
     mons = []
-    for b in ("fentry", "kprobe", "tracepoint"):
+    for b in ("fentry", "kprobe", "raw-tracepoint", "tracepoint"):
         ok, why = backend_works(args.bccflow, b)
         res["backends"][b] = dict(ok=ok, why=why)
         log("bccflow --attach %s: %s" % (b, "works" if ok else "not on this kernel (%s)" % why))

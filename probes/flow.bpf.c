@@ -65,6 +65,9 @@ BPF_ARRAY(off_skc_v6_daddr, u8, 1 + offsetof(struct sock, __sk_common.skc_v6_dad
 BPF_ARRAY(off_skc_v6_rcv_saddr, u8, 1 + offsetof(struct sock, __sk_common.skc_v6_rcv_saddr));
 #endif
 
+/* sockets used by one process (struct sock_flow), keyed by socket address */
+BPF_HASH(socks, u64, struct sock_flow, MAX_FLOWS);
+/* by pid and 4-tuple: what the socket table cannot take */
 BPF_HASH(flows, struct flow_key, struct flow_val, MAX_FLOWS);
 /*
  * 4-tuples (pid 0) of the flows in the table, and those whose socket reached
@@ -138,14 +141,88 @@ static __always_inline void fill_key(struct flow_key *k, struct sock *sk, u16 fa
 }
 #endif
 
-static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, int tx)
+static __always_inline void add_bytes(struct flow_val *val, u64 bytes, int tx)
 {
-	u32 pid = bpf_get_current_pid_tgid() >> 32;
+	if (tx)
+		lock_xadd(&val->tx_bytes, bytes);
+	else
+		lock_xadd(&val->rx_bytes, bytes);
+	stat_add(STAT_EVENTS, 1);
+}
+
+static __always_inline int key_equal(const struct flow_key *a, const struct flow_key *b)
+{
+	const u32 *x = (const u32 *)a, *y = (const u32 *)b;
+	u32 diff = 0;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*a) / sizeof(u32)); i++)
+		diff |= x[i] ^ y[i];
+	return !diff;
+}
+
+/* By pid and 4-tuple: sockets shared between processes, reused addresses. */
+static __always_inline int count_tuple(struct flow_key *key, u64 bytes, int tx)
+{
+	struct flow_val *val = flows.lookup(key);
+
+	if (!val) {
+		struct flow_val init;
+		u32 pid = key->pid;
+		u8 one = 1;
+
+		__builtin_memset(&init, 0, sizeof(init));
+		bpf_get_current_comm(init.comm, sizeof(init.comm));
+		/* re-looks the key up if another CPU inserted it first */
+		val = flows.lookup_or_try_init(key, &init);
+		if (!val) {
+			stat_add(STAT_DROPPED, 1);
+			stat_add(STAT_DROPPED_BYTES, bytes);
+			return 0;
+		}
+		key->pid = 0;
+		if (tuples.update(key, &one))
+			stat_add(STAT_MARKS_LOST, 1);
+		key->pid = pid;
+	}
+	add_bytes(val, bytes, tx);
+	return 0;
+}
+
+#ifndef BCCFLOW_BACKEND_TRACEPOINT
+/* The socket's family; 0 when not TCP (only a raw tracepoint sees other protocols). */
+static __always_inline u16 sk_tcp_family(struct sock *sk)
+{
+	u16 family = 0;
+#ifdef BCCFLOW_BACKEND_RAW_TRACEPOINT
+#ifndef OFF_sk_protocol
+#error "the raw tracepoint backend needs OFF_sk_protocol (struct sock.sk_protocol from BTF)"
+#endif
+	u16 protocol = 0;
+
+	bpf_probe_read_kernel(&protocol, sizeof(protocol), (const char *)sk + OFF_sk_protocol);
+	if (protocol != FLOW_IPPROTO_TCP)
+		return 0;
+#endif
+	bpf_probe_read_kernel(&family, sizeof(family), SK_FIELD(sk, skc_family));
+	return family;
+}
+#endif
+
+/*
+ * A socket's first event, or one whose entry is another process's or
+ * closed: read the 4-tuple, make the socket's entry if it has none, count
+ * into it when it is this process's and the tuple still matches, else by
+ * tuple.
+ */
+static __always_inline int count_slow(struct sock *sk, u64 skp, struct sock_flow *sf, u32 pid,
+				      u16 family, u64 bytes, int tx)
+{
 	struct flow_key key;
-	struct flow_val *val;
 
-	FILTER_PID
-
+#ifndef BCCFLOW_BACKEND_TRACEPOINT
+	family = sk_tcp_family(sk);
+#endif
 	if (family != FLOW_AF_INET && family != FLOW_AF_INET6)
 		return 0;
 	__builtin_memset(&key, 0, sizeof(key));
@@ -154,43 +231,42 @@ static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, i
 	fill_key(&key, sk, family);
 	FILTER_KEY
 
-	val = flows.lookup(&key);
-	if (!val) {
-		struct flow_val init;
-		u32 pid_saved = key.pid;
-		u8 one = 1;
+	if (!sf) {
+		struct sock_flow init;
 
 		__builtin_memset(&init, 0, sizeof(init));
-		bpf_get_current_comm(init.comm, sizeof(init.comm));
-		/* re-looks the key up if another CPU inserted it first */
-		val = flows.lookup_or_try_init(&key, &init);
-		if (!val) {
-			stat_add(STAT_DROPPED, 1);
-			stat_add(STAT_DROPPED_BYTES, bytes);
-			return 0;
-		}
-		key.pid = 0;
-		if (tuples.update(&key, &one))
-			stat_add(STAT_MARKS_LOST, 1);
-		key.pid = pid_saved;
+		__builtin_memcpy(&init.key, &key, sizeof(key));
+		bpf_get_current_comm(init.val.comm, sizeof(init.val.comm));
+		/* NULL when the table is full: the tuple table takes the event */
+		sf = socks.lookup_or_try_init(&skp, &init);
 	}
-	if (tx)
-		lock_xadd(&val->tx_bytes, bytes);
-	else
-		lock_xadd(&val->rx_bytes, bytes);
-	stat_add(STAT_EVENTS, 1);
-	return 0;
+	if (sf && key_equal(&sf->key, &key)) {
+		add_bytes(&sf->val, bytes, tx);
+		return 0;
+	}
+	return count_tuple(&key, bytes, tx);
 }
 
-#if defined(BCCFLOW_BACKEND_KPROBE) || defined(BCCFLOW_BACKEND_FENTRY)
-static __always_inline int count_sock(struct sock *sk, u64 bytes, int tx)
+/*
+ * Every event. A process's own open socket costs one lookup by address and
+ * an atomic add: no reads of the socket. family is 0 where the hook does
+ * not give it for free.
+ */
+static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, int tx)
 {
-	u16 family = 0;
+	u32 pid = bpf_get_current_pid_tgid() >> 32;
+	u64 skp = (u64)sk;
+	struct sock_flow *sf;
 
-	bpf_probe_read_kernel(&family, sizeof(family), SK_FIELD(sk, skc_family));
-	return count_bytes(sk, family, bytes, tx);
+	FILTER_PID
+
+	sf = socks.lookup(&skp);
+	if (sf && sf->key.pid == pid && !sf->flags) {
+		add_bytes(&sf->val, bytes, tx);
+		return 0;
+	}
+	return count_slow(sk, skp, sf, pid, family, bytes, tx);
 }
-#endif
 
 /*
  * Eviction marks, for every backend: a TCP socket that reached TCP_CLOSE
@@ -201,8 +277,14 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	struct flow_key key;
 	u8 one = 1;
 
+	u64 skp = (u64)args->skaddr;
+	struct sock_flow *sf;
+
 	if (args->newstate != FLOW_TCP_CLOSE || args->protocol != FLOW_IPPROTO_TCP)
 		return 0;
+	sf = socks.lookup(&skp);
+	if (sf)
+		sf->flags = SOCK_FLOW_CLOSED;	/* the only flag: a store is enough */
 	__builtin_memset(&key, 0, sizeof(key));
 	key.family = args->family;
 	key.lport = args->sport;
@@ -241,6 +323,31 @@ TRACEPOINT_PROBE(sock, sock_recv_length)
 }
 #endif
 
+#ifdef BCCFLOW_BACKEND_RAW_TRACEPOINT
+/*
+ * The same two tracepoints without the trace record: args are
+ * (struct sock *sk, int ret, int flags), and the socket's protocol is read
+ * only for a socket the table does not know yet.
+ */
+RAW_TRACEPOINT_PROBE(sock_send_length)
+{
+	int ret = (int)ctx->args[1];
+
+	if (ret <= 0)
+		return 0;
+	return count_bytes((struct sock *)ctx->args[0], 0, ret, 1);
+}
+
+RAW_TRACEPOINT_PROBE(sock_recv_length)
+{
+	int ret = (int)ctx->args[1];
+
+	if (ret <= 0 || ((int)ctx->args[2] & FLOW_MSG_PEEK))
+		return 0;
+	return count_bytes((struct sock *)ctx->args[0], 0, ret, 0);
+}
+#endif
+
 #ifdef BCCFLOW_BACKEND_KPROBE
 /*
  * Entry probes remember the socket per thread; return probes add what the
@@ -256,7 +363,7 @@ static __always_inline int add_return(struct sock **skp, struct pt_regs *ctx, in
 
 	if (!skp || ret <= 0)
 		return 0;
-	return count_sock(*skp, ret, tx);
+	return count_bytes(*skp, 0, ret, tx);
 }
 
 /* BCC rewrites map calls only when written out, hence the repetition. */
@@ -325,7 +432,7 @@ KRETFUNC_PROBE(tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, in
 {
 	if (ret <= 0)
 		return 0;
-	return count_sock(sk, ret, 1);
+	return count_bytes(sk, 0, ret, 1);
 }
 
 #ifdef HAVE_TCP_SENDPAGE
@@ -334,7 +441,7 @@ KRETFUNC_PROBE(tcp_sendpage, struct sock *sk, struct page *page, int offset,
 {
 	if (ret <= 0)
 		return 0;
-	return count_sock(sk, ret, 1);
+	return count_bytes(sk, 0, ret, 1);
 }
 #endif
 
@@ -348,6 +455,6 @@ KRETFUNC_PROBE(tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
 {
 	if (ret <= 0 || (flags & FLOW_MSG_PEEK))
 		return 0;
-	return count_sock(sk, ret, 0);
+	return count_bytes(sk, 0, ret, 0);
 }
 #endif

@@ -32,6 +32,21 @@ struct flow_val {
 	char comm[FLOW_COMM_LEN];	/* thread name at the flow's first event */
 };
 
+/*
+ * The flow of one socket used by one process, in the "socks" table keyed by
+ * the socket's kernel address. Events of that process on that socket find
+ * it with one lookup and no reads of the socket. key is fixed when the entry
+ * is made; flags gets SOCK_FLOW_CLOSED when the socket reaches TCP_CLOSE,
+ * after which the address may be reused and every event checks key again.
+ */
+struct sock_flow {
+	struct flow_val val;
+	struct flow_key key;
+	__u32 flags;
+};
+
+#define SOCK_FLOW_CLOSED 1
+
 /* Per-CPU counters in the "stats" array. */
 enum flow_stat {
 	STAT_EVENTS = 0,	/* events counted into the flow table */

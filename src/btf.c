@@ -72,8 +72,8 @@ static long member_offset(const struct btf *btf, int id, const char *member, int
 		const char *name = btf__name_by_offset(btf, m->name_off);
 		long bits = (long)btf_member_bit_offset(t, i);
 
-		if (name && !strcmp(name, member))
-			return bits / 8;
+		if (name && !strcmp(name, member))	/* a bitfield has no byte offset */
+			return btf_member_bitfield_size(t, i) || bits % 8 ? -1 : bits / 8;
 		if (!name || !*name) {
 			long inner = member_offset(btf, (int)m->type, member, depth + 1);
 

@@ -7,13 +7,20 @@
 
 int collect_init(struct collector *c, size_t max_flows)
 {
+	size_t hint = max_flows < 1024 ? max_flows : 1024;
+	int err;
+
 	memset(c, 0, sizeof(*c));
-	return flowtab_init(&c->tab, max_flows < 1024 ? max_flows : 1024);
+	err = flowtab_init(&c->tab, hint);
+	if (!err)
+		err = socktab_init(&c->socks, hint);
+	return err;
 }
 
 void collect_free(struct collector *c)
 {
 	flowtab_free(&c->tab);
+	socktab_free(&c->socks);
 	keyset_free(&c->closed);
 	free(c->rows);
 	memset(c, 0, sizeof(*c));
@@ -76,6 +83,63 @@ static int read_flows(struct collector *c, const struct map_ops *ops)
 	return 0;
 }
 
+/* Folds one socket entry into its flow; evicts it once closed and idle. */
+static int fold_sock(struct collector *c, const struct map_ops *ops, __u64 sk,
+		     const struct sock_flow *v)
+{
+	struct sock_entry *s = socktab_get(&c->socks, sk);
+	struct flow_entry *e = s ? flowtab_get(&c->tab, &v->key) : NULL;
+	struct sock_flow last;
+	bool known;
+	__u64 rx, tx;
+	int err;
+
+	if (!e)
+		return -ENOMEM;
+	known = s->mark && !memcmp(&s->key, &v->key, sizeof(v->key));
+	if (!known)
+		s->rx_seen = s->tx_seen = 0;	/* a new entry for this address */
+	s->key = v->key;
+	s->mark = c->sock_mark;
+	rx = s->rx_seen;
+	tx = s->tx_seen;
+	flowtab_fold(e, &v->val, &s->rx_seen, &s->tx_seen);
+	/* evicted only when read unchanged in two intervals: an event may be mid-add */
+	if (!known || !(v->flags & SOCK_FLOW_CLOSED) || rx != s->rx_seen || tx != s->tx_seen) {
+		e->sock_live = true;
+		return 0;
+	}
+	/* closed and idle for a whole interval: the delete returns the last counts */
+	err = ops->evict_sock(ops->ctx, sk, &last);
+	if (err == 0)
+		flowtab_fold(e, &last.val, &s->rx_seen, &s->tx_seen);
+	else if (err != -ENOENT)
+		return err;
+	s->mark = 0;
+	return 0;
+}
+
+static int read_socks(struct collector *c, const struct map_ops *ops)
+{
+	const __u64 *keys;
+	const struct sock_flow *vals;
+	ssize_t n;
+
+	if (!ops->read_socks)
+		return 0;
+	n = ops->read_socks(ops->ctx, &keys, &vals);
+	if (n < 0)
+		return (int)n;
+	c->sock_mark++;
+	for (ssize_t i = 0; i < n; i++) {
+		int err = fold_sock(c, ops, keys[i], &vals[i]);
+
+		if (err)
+			return err;
+	}
+	return socktab_prune(&c->socks, c->sock_mark);
+}
+
 /*
  * A flow is evicted when its socket closed and it carried nothing this
  * interval: the delete returns the final counters, so no byte is lost.
@@ -92,9 +156,12 @@ static int evict_closed(struct collector *c, const struct map_ops *ops, struct i
 
 		if (!e->used)
 			continue;
-		if (!e->seen) {		/* gone from the kernel table */
-			e->evicted = true;
-			iv->evicted++;
+		if (!e->seen) {		/* not in the tuple table (any more) */
+			e->rx_seen = e->tx_seen = 0;
+			if (!e->sock_live) {
+				e->evicted = true;
+				iv->evicted++;
+			}
 			continue;
 		}
 		flow_tuple(&e->key, &tuple);
@@ -110,6 +177,9 @@ static int evict_closed(struct collector *c, const struct map_ops *ops, struct i
 			flowtab_observe(e, &last);
 		else if (err != -ENOENT)
 			return err;
+		e->rx_seen = e->tx_seen = 0;
+		if (e->sock_live)
+			continue;	/* its socket entry carries on */
 		e->evicted = true;
 		iv->evicted++;
 	}
@@ -173,6 +243,8 @@ int collect_interval(struct collector *c, const struct map_ops *ops, struct inte
 	flowtab_begin(&c->tab);
 	/* marks first: every flow that closed before it was marked is in the snapshot */
 	err = read_closed(c, ops);
+	if (!err)
+		err = read_socks(c, ops);
 	if (!err)
 		err = read_flows(c, ops);
 	if (!err)

@@ -11,13 +11,21 @@
 #include <sys/types.h>
 
 #include "flowtab.h"
+#include "socktab.h"
 
 struct map_ops {
 	void *ctx;
 	/* Whole flow table; the arrays stay valid until the next call. */
 	ssize_t (*read_flows)(void *ctx, const struct flow_key **keys,
 			      const struct flow_val **vals);
-	/* Closed-socket marks. */
+	/*
+	 * Socket table, keyed by socket address (NULL: the probe has none);
+	 * the arrays stay valid until the next call.
+	 */
+	ssize_t (*read_socks)(void *ctx, const __u64 **keys, const struct sock_flow **vals);
+	/* Deletes a socket entry, returning its last value: 0, -ENOENT or -errno. */
+	int (*evict_sock)(void *ctx, __u64 sk, struct sock_flow *last);
+	/* Closed-socket marks of the tuple table. */
 	ssize_t (*read_closed)(void *ctx, const struct flow_key **keys);
 	/* Deletes a flow, returning its last value: 0, -ENOENT or -errno. */
 	int (*evict)(void *ctx, const struct flow_key *k, struct flow_val *last);
@@ -39,7 +47,9 @@ struct interval {
 };
 
 struct collector {
-	struct flowtab tab;
+	struct flowtab tab;		/* flows by pid and 4-tuple: what is reported */
+	struct socktab socks;		/* the kernel's socket entries last read */
+	unsigned long sock_mark;
 	struct keyset closed;
 	__u64 stats_prev[STAT_MAX];
 	struct flow_entry **rows;

@@ -50,14 +50,14 @@ static int possible_cpus(void)
 	return parse_cpu_list(buf);
 }
 
-int drain_init(struct drain *d, int flows_fd, int closed_fd, int tuples_fd, int stats_fd,
-	       size_t cap)
+int drain_init(struct drain *d, const struct drain_fds *fds, size_t cap)
 {
 	memset(d, 0, sizeof(*d));
-	d->flows_fd = flows_fd;
-	d->closed_fd = closed_fd;
-	d->tuples_fd = tuples_fd;
-	d->stats_fd = stats_fd;
+	d->flows_fd = fds->flows;
+	d->socks_fd = fds->socks;
+	d->closed_fd = fds->closed;
+	d->tuples_fd = fds->tuples;
+	d->stats_fd = fds->stats;
 	d->cap = cap;
 	d->ncpus = possible_cpus();
 	if (d->ncpus < 1)
@@ -66,7 +66,12 @@ int drain_init(struct drain *d, int flows_fd, int closed_fd, int tuples_fd, int 
 	d->vals = calloc(cap, sizeof(*d->vals));
 	d->closed = calloc(cap, sizeof(*d->closed));
 	d->percpu = calloc((size_t)d->ncpus, sizeof(*d->percpu));
-	if (!d->keys || !d->vals || !d->closed || !d->percpu) {
+	if (d->socks_fd >= 0) {
+		d->sock_keys = calloc(cap, sizeof(*d->sock_keys));
+		d->sock_vals = calloc(cap, sizeof(*d->sock_vals));
+	}
+	if (!d->keys || !d->vals || !d->closed || !d->percpu ||
+	    (d->socks_fd >= 0 && (!d->sock_keys || !d->sock_vals))) {
 		drain_free(d);
 		return -ENOMEM;
 	}
@@ -79,14 +84,25 @@ void drain_free(struct drain *d)
 	free(d->vals);
 	free(d->closed);
 	free(d->percpu);
+	free(d->sock_keys);
+	free(d->sock_vals);
+	d->sock_keys = NULL;
+	d->sock_vals = NULL;
 	d->keys = NULL;
 	d->vals = NULL;
 	d->closed = NULL;
 	d->percpu = NULL;
 }
 
-/* Batch lookup: a few syscalls for the whole table. -EINVAL if unsupported. */
-static ssize_t read_batch(struct drain *d)
+/* One map's keys and values, a few syscalls for the whole table. */
+struct table {
+	int fd;
+	size_t cap, key_size, val_size;
+	void *keys, *vals;
+};
+
+/* Batch lookup. -EINVAL (or -ENOTSUP) if the kernel lacks it. */
+static ssize_t read_batch(const struct table *t)
 {
 	__u32 in = 0, out = 0, count;
 	size_t n = 0;
@@ -94,11 +110,12 @@ static ssize_t read_batch(struct drain *d)
 	int rc;
 
 	do {
-		count = (__u32)(d->cap - n);
+		count = (__u32)(t->cap - n);
 		if (!count)
 			break;
-		rc = bpf_lookup_batch(d->flows_fd, first ? NULL : &in, &out, d->keys + n,
-				      d->vals + n, &count);
+		rc = bpf_lookup_batch(t->fd, first ? NULL : &in, &out,
+				      (char *)t->keys + n * t->key_size,
+				      (char *)t->vals + n * t->val_size, &count);
 		/* the last call says ENOENT and still returns entries */
 		if (rc && errno != ENOENT)
 			return -errno;
@@ -109,44 +126,82 @@ static ssize_t read_batch(struct drain *d)
 	return (ssize_t)n;
 }
 
-/* Fallback for kernels before 5.6: one key at a time. */
-static ssize_t read_iter(int fd, struct flow_key *keys, struct flow_val *vals, size_t cap)
+/* Fallback for kernels before 5.6: one key at a time (no values if vals is NULL). */
+static ssize_t read_iter(const struct table *t)
 {
-	struct flow_key *prev = NULL;
+	char *keys = t->keys, *vals = t->vals;
+	void *prev = NULL;
 	size_t n = 0;
 
-	while (n < cap && bpf_get_next_key(fd, prev, &keys[n]) == 0) {
-		if (vals && bpf_lookup_elem(fd, &keys[n], &vals[n]))
+	while (n < t->cap && bpf_get_next_key(t->fd, prev, keys + n * t->key_size) == 0) {
+		void *k = keys + n * t->key_size;
+
+		if (vals && bpf_lookup_elem(t->fd, k, vals + n * t->val_size))
 			continue;	/* deleted meanwhile: try the next key from prev */
-		prev = &keys[n++];
+		prev = k;
+		n++;
 	}
 	return (ssize_t)n;
+}
+
+static ssize_t read_table(struct drain *d, const struct table *t)
+{
+	ssize_t n = -EINVAL;
+
+	if (!d->no_batch) {
+		n = read_batch(t);
+		if (n == -EINVAL || n == -ENOTSUP || n == -EOPNOTSUPP)
+			d->no_batch = true;
+	}
+	if (d->no_batch)
+		n = read_iter(t);
+	return n;
 }
 
 static ssize_t ops_read_flows(void *ctx, const struct flow_key **keys,
 			      const struct flow_val **vals)
 {
 	struct drain *d = ctx;
-	ssize_t n = -EINVAL;
+	struct table t = { d->flows_fd, d->cap, sizeof(*d->keys), sizeof(*d->vals),
+			   d->keys, d->vals };
 
-	if (!d->no_batch) {
-		n = read_batch(d);
-		if (n == -EINVAL || n == -ENOTSUP || n == -EOPNOTSUPP)
-			d->no_batch = true;
-	}
-	if (d->no_batch)
-		n = read_iter(d->flows_fd, d->keys, d->vals, d->cap);
 	*keys = d->keys;
 	*vals = d->vals;
-	return n;
+	return read_table(d, &t);
+}
+
+static ssize_t ops_read_socks(void *ctx, const __u64 **keys, const struct sock_flow **vals)
+{
+	struct drain *d = ctx;
+	struct table t = { d->socks_fd, d->cap, sizeof(*d->sock_keys), sizeof(*d->sock_vals),
+			   d->sock_keys, d->sock_vals };
+
+	*keys = d->sock_keys;
+	*vals = d->sock_vals;
+	return read_table(d, &t);
+}
+
+static int ops_evict_sock(void *ctx, __u64 sk, struct sock_flow *last)
+{
+	struct drain *d = ctx;
+
+	if (bpf_lookup_and_delete(d->socks_fd, &sk, last) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return -ENOENT;
+	if (bpf_lookup_elem(d->socks_fd, &sk, last))
+		return -errno;
+	return bpf_delete_elem(d->socks_fd, &sk) && errno != ENOENT ? -errno : 0;
 }
 
 static ssize_t ops_read_closed(void *ctx, const struct flow_key **keys)
 {
 	struct drain *d = ctx;
 
+	struct table t = { d->closed_fd, d->cap, sizeof(*d->closed), 0, d->closed, NULL };
+
 	*keys = d->closed;
-	return read_iter(d->closed_fd, d->closed, NULL, d->cap);
+	return read_iter(&t);
 }
 
 static int ops_evict(void *ctx, const struct flow_key *k, struct flow_val *last)
@@ -192,6 +247,8 @@ struct map_ops drain_ops(struct drain *d)
 	return (struct map_ops){
 		.ctx = d,
 		.read_flows = ops_read_flows,
+		.read_socks = d->socks_fd >= 0 ? ops_read_socks : NULL,
+		.evict_sock = ops_evict_sock,
 		.read_closed = ops_read_closed,
 		.evict = ops_evict,
 		.unmark = ops_unmark,

@@ -8,19 +8,25 @@
 
 #include "collect.h"
 
+/* The probe's map fds; socks and tuples may be -1 (a --probe text without them). */
+struct drain_fds {
+	int flows, socks, closed, tuples, stats;
+};
+
 struct drain {
-	int flows_fd, closed_fd, tuples_fd, stats_fd;
+	int flows_fd, socks_fd, closed_fd, tuples_fd, stats_fd;
 	size_t cap;			/* the flow table's max_entries */
 	struct flow_key *keys;
 	struct flow_val *vals;
+	__u64 *sock_keys;
+	struct sock_flow *sock_vals;
 	struct flow_key *closed;
 	__u64 *percpu;			/* one stats value per possible CPU */
 	int ncpus;
 	bool no_batch;			/* kernel without batch lookups */
 };
 
-int drain_init(struct drain *d, int flows_fd, int closed_fd, int tuples_fd, int stats_fd,
-	       size_t cap);
+int drain_init(struct drain *d, const struct drain_fds *fds, size_t cap);
 void drain_free(struct drain *d);
 struct map_ops drain_ops(struct drain *d);
 

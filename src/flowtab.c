@@ -100,20 +100,26 @@ struct flow_entry *flowtab_get(struct flowtab *t, const struct flow_key *k)
 	return e;
 }
 
-void flowtab_observe(struct flow_entry *e, const struct flow_val *v)
+void flowtab_fold(struct flow_entry *e, const struct flow_val *v, __u64 *rx_seen,
+		  __u64 *tx_seen)
 {
 	/* a counter below what we saw means the kernel entry was re-created */
-	__u64 rx = v->rx_bytes >= e->rx_seen ? v->rx_bytes - e->rx_seen : v->rx_bytes;
-	__u64 tx = v->tx_bytes >= e->tx_seen ? v->tx_bytes - e->tx_seen : v->tx_bytes;
+	__u64 rx = v->rx_bytes >= *rx_seen ? v->rx_bytes - *rx_seen : v->rx_bytes;
+	__u64 tx = v->tx_bytes >= *tx_seen ? v->tx_bytes - *tx_seen : v->tx_bytes;
 
 	e->rx_delta += rx;
 	e->tx_delta += tx;
 	e->rx_total += rx;
 	e->tx_total += tx;
-	e->rx_seen = v->rx_bytes;
-	e->tx_seen = v->tx_bytes;
+	*rx_seen = v->rx_bytes;
+	*tx_seen = v->tx_bytes;
 	memcpy(e->comm, v->comm, sizeof(e->comm));
 	e->comm[FLOW_COMM_LEN - 1] = '\0';
+}
+
+void flowtab_observe(struct flow_entry *e, const struct flow_val *v)
+{
+	flowtab_fold(e, v, &e->rx_seen, &e->tx_seen);
 	e->seen = true;
 }
 
@@ -121,7 +127,7 @@ void flowtab_begin(struct flowtab *t)
 {
 	for (size_t i = 0; i < t->cap; i++) {
 		t->slots[i].rx_delta = t->slots[i].tx_delta = 0;
-		t->slots[i].seen = false;
+		t->slots[i].seen = t->slots[i].sock_live = false;
 	}
 }
 

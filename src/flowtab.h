@@ -12,11 +12,12 @@
 struct flow_entry {
 	struct flow_key key;
 	char comm[FLOW_COMM_LEN];
-	__u64 rx_seen, tx_seen;		/* kernel's cumulative counters last read */
+	__u64 rx_seen, tx_seen;		/* tuple table's cumulative counters last read */
 	__u64 rx_total, tx_total;	/* since bccflow started */
 	__u64 rx_delta, tx_delta;	/* this interval */
 	bool used;
-	bool seen;			/* present in this interval's snapshot */
+	bool seen;			/* in this interval's tuple table snapshot */
+	bool sock_live;			/* a socket table entry of it stays in the kernel */
 	bool evicted;			/* deleted from the kernel: drop after reporting */
 };
 
@@ -32,7 +33,13 @@ void flowtab_free(struct flowtab *t);
 struct flow_entry *flowtab_find(const struct flowtab *t, const struct flow_key *k);
 /* Finds or adds; NULL only when out of memory. */
 struct flow_entry *flowtab_get(struct flowtab *t, const struct flow_key *k);
-/* Folds a cumulative kernel reading into e's delta and totals. */
+/*
+ * Folds one kernel entry's cumulative reading into e's delta and totals;
+ * *rx_seen and *tx_seen hold that entry's previous reading.
+ */
+void flowtab_fold(struct flow_entry *e, const struct flow_val *v, __u64 *rx_seen,
+		  __u64 *tx_seen);
+/* flowtab_fold() for e's tuple table entry; marks e seen. */
 void flowtab_observe(struct flow_entry *e, const struct flow_val *v);
 /* Clears per-interval state. */
 void flowtab_begin(struct flowtab *t);

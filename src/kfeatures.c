@@ -106,8 +106,11 @@ void features_detect(struct kfeatures *f)
 	f->tp_state = *f->tracefs &&
 		      exists("%s/events/sock/%s/id", f->tracefs, "inet_sock_set_state");
 	f->fexit_err = f->btf ? kbtf_fexit_probe(f->btf, "tcp_sendmsg") : -ENOENT;
+	f->sk_protocol_off = -1;
 	if (f->btf) {
 		f->sk_offsets_ok = sk_offsets_from_btf(f->btf, f->sk_offsets);
+		/* a u16 since Linux 5.6; a bitfield before (refused above) */
+		f->sk_protocol_off = kbtf_member_offset(f->btf, "sock", "sk_protocol");
 		f->have_tcp_sendpage = kbtf_func_nparams(f->btf, "tcp_sendpage") >= 0;
 		/* (sk, msg, len, nonblock, flags, addr_len) before 5.19 */
 		n = kbtf_func_nparams(f->btf, "tcp_recvmsg");
@@ -151,10 +154,18 @@ bool features_backend_usable(const struct kfeatures *f, enum backend b, char *wh
 			snprintf(why, len, "kernel has no kprobes (no kprobe PMU, no kprobe_events)");
 		return f->kprobes;
 	case BACKEND_TRACEPOINT:
-		if (!f->tp_sock_length)
+	case BACKEND_RAW_TRACEPOINT:
+		if (!f->tp_sock_length) {
 			snprintf(why, len, "kernel lacks the sock:sock_send_length and "
 				 "sock:sock_recv_length tracepoints (Linux >= 6.3 needed)");
-		return f->tp_sock_length;
+			return false;
+		}
+		if (b == BACKEND_RAW_TRACEPOINT && f->sk_protocol_off < 0) {
+			snprintf(why, len, "needs the offset of struct sock.sk_protocol from the "
+				 "kernel's BTF (/sys/kernel/btf/vmlinux)");
+			return false;
+		}
+		return true;
 	default:
 		snprintf(why, len, "no such backend");
 		return false;

@@ -37,6 +37,7 @@ struct kfeatures {
 	bool recvmsg_has_nonblock;
 	bool sk_offsets_ok;		/* every field below was found in BTF */
 	long sk_offsets[SK_NFIELDS];	/* byte offsets in struct sock, from BTF */
+	long sk_protocol_off;		/* struct sock.sk_protocol from BTF, or -1 */
 };
 
 /* Needs root for the tracefs mount and the fexit test load. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <linux/types.h>
 #include <bcc/bcc_common.h>
 #include <bcc/libbpf.h>
@@ -21,11 +22,13 @@ enum hook_kind {
 	HOOK_KRETPROBE,
 	HOOK_FENTRY,
 	HOOK_FEXIT,
+	HOOK_RAW_TRACEPOINT,
 };
 
 /*
  * A program's name says where it goes, as with BCC's Python auto-attach:
- * tracepoint__CAT__EVENT, kprobe__FN, kretprobe__FN, kfunc__FN, kretfunc__FN.
+ * tracepoint__CAT__EVENT, raw_tracepoint__EVENT, kprobe__FN, kretprobe__FN,
+ * kfunc__FN, kretfunc__FN.
  * So a --probe text may hook other functions (see probes/article.bpf.c).
  */
 struct hook {
@@ -38,6 +41,7 @@ static const struct {
 	enum hook_kind kind;
 } prefixes[] = {
 	{ "tracepoint__", HOOK_TRACEPOINT },
+	{ "raw_tracepoint__", HOOK_RAW_TRACEPOINT },
 	{ "kprobe__", HOOK_KPROBE },
 	{ "kretprobe__", HOOK_KRETPROBE },
 	{ "kfunc__", HOOK_FENTRY },
@@ -96,6 +100,8 @@ static int prog_type(enum hook_kind k)
 	case HOOK_FENTRY:
 	case HOOK_FEXIT:
 		return BPF_PROG_TYPE_TRACING;
+	case HOOK_RAW_TRACEPOINT:
+		return BPF_PROG_TYPE_RAW_TRACEPOINT;
 	default:
 		return BPF_PROG_TYPE_KPROBE;
 	}
@@ -123,6 +129,15 @@ static int check_layout(void *mod, const struct kfeatures *f, char *err, size_t 
 				 "--offsets btf", sk_field_names[i], hdr, f->sk_offsets[i]);
 			return -1;
 		}
+	}
+	if (bpf_table_fd(mod, "socks") >= 0 &&
+	    (bpf_table_key_size(mod, "socks") != sizeof(__u64) ||
+	     bpf_table_leaf_size(mod, "socks") != sizeof(struct sock_flow))) {
+		snprintf(err, errlen, "the probe's 'socks' table has key/value sizes %zu/%zu, "
+			 "bccflow expects %zu/%zu: keep struct sock_flow from flow.h",
+			 bpf_table_key_size(mod, "socks"), bpf_table_leaf_size(mod, "socks"),
+			 sizeof(__u64), sizeof(struct sock_flow));
+		return -1;
 	}
 	if (bpf_table_key_size(mod, "flows") != sizeof(struct flow_key) ||
 	    bpf_table_leaf_size(mod, "flows") != sizeof(struct flow_val)) {
@@ -160,6 +175,9 @@ static int attach_one(const struct hook *h, int prog, struct link *lk, char *err
 	case HOOK_FEXIT:
 		lk->fd = bpf_attach_kfunc(prog);
 		break;
+	case HOOK_RAW_TRACEPOINT:
+		lk->fd = bpf_attach_raw_tracepoint(prog, h->target);
+		break;
 	}
 	if (lk->fd < 0) {
 		int e = errno;
@@ -174,7 +192,8 @@ static int attach_one(const struct hook *h, int prog, struct link *lk, char *err
 static void detach_one(struct link *lk)
 {
 	if (lk->fd >= 0) {
-		if (lk->kind == HOOK_FENTRY || lk->kind == HOOK_FEXIT) {
+		if (lk->kind == HOOK_FENTRY || lk->kind == HOOK_FEXIT ||
+		    lk->kind == HOOK_RAW_TRACEPOINT) {
 			close(lk->fd);
 		} else {
 			/* disable + close first: a PMU kprobe lives as long as its fd */
@@ -232,6 +251,7 @@ static int keep_maps(struct loaded *l, void *mod, char *err, size_t errlen)
 	l->flows_fd = dup(bpf_table_fd(mod, "flows"));
 	l->closed_fd = dup(bpf_table_fd(mod, "closed"));
 	l->tuples_fd = bpf_table_fd(mod, "tuples") >= 0 ? dup(bpf_table_fd(mod, "tuples")) : -1;
+	l->socks_fd = bpf_table_fd(mod, "socks") >= 0 ? dup(bpf_table_fd(mod, "socks")) : -1;
 	l->stats_fd = dup(bpf_table_fd(mod, "stats"));
 	if (l->flows_fd < 0 || l->closed_fd < 0 || l->stats_fd < 0) {
 		snprintf(err, errlen, "probe text lacks the flows/closed/stats tables, or dup: %s",
@@ -254,6 +274,34 @@ static int set_cgroup(void *mod, int cgroup_fd, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The compiler's code (libLLVM, libclang-cpp and libbcc's front end, about
+ * 75 MB) stays resident after the only compile. Its pages are clean file
+ * pages: dropping them lowers RSS, and anything run again is read back.
+ * Only r-xp mappings: writable or relocated pages must not be dropped.
+ */
+static void drop_compiler_code(void)
+{
+	char line[4096];
+	FILE *fp = fopen("/proc/self/maps", "r");
+
+	if (!fp)
+		return;
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned long lo, hi;
+		char perms[8];
+		int path = 0;
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path) < 3 ||
+		    strcmp(perms, "r-xp") || !path)
+			continue;
+		if (strstr(line + path, "/libLLVM") || strstr(line + path, "/libclang") ||
+		    strstr(line + path, "/libbcc.so"))
+			madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+	fclose(fp);
+}
+
 enum loader_status loader_open(struct loaded *l, const char *text, enum backend b,
 			       const struct kfeatures *f, int cgroup_fd, char *err, size_t errlen)
 {
@@ -263,7 +311,7 @@ enum loader_status loader_open(struct loaded *l, const char *text, enum backend 
 
 	memset(l, 0, sizeof(*l));
 	l->backend = b;
-	l->flows_fd = l->closed_fd = l->tuples_fd = l->stats_fd = -1;
+	l->flows_fd = l->closed_fd = l->tuples_fd = l->socks_fd = l->stats_fd = -1;
 	for (int i = 0; i < LOADER_MAX_LINKS; i++)
 		l->links[i].fd = l->links[i].prog_fd = -1;
 
@@ -280,6 +328,7 @@ enum loader_status loader_open(struct loaded *l, const char *text, enum backend 
 		st = LOADER_OK;
 	bpf_module_destroy(mod);
 	malloc_trim(0);		/* the compiler's heap is not needed any more */
+	drop_compiler_code();
 	stdout_restore(saved);
 	if (st != LOADER_OK)
 		loader_close(l);
@@ -297,7 +346,9 @@ void loader_close(struct loaded *l)
 		close(l->closed_fd);
 	if (l->tuples_fd >= 0)
 		close(l->tuples_fd);
+	if (l->socks_fd >= 0)
+		close(l->socks_fd);
 	if (l->stats_fd >= 0)
 		close(l->stats_fd);
-	l->flows_fd = l->closed_fd = l->tuples_fd = l->stats_fd = -1;
+	l->flows_fd = l->closed_fd = l->tuples_fd = l->socks_fd = l->stats_fd = -1;
 }

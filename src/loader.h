@@ -23,6 +23,7 @@ struct loaded {
 	int flows_fd;
 	int closed_fd;
 	int tuples_fd;		/* -1 when a --probe text has no tuples table */
+	int socks_fd;		/* -1 when a --probe text has no socks table */
 	int stats_fd;
 	int nlinks;
 	struct link links[LOADER_MAX_LINKS];

@@ -75,22 +75,26 @@ static const char *hook_summary(enum backend b)
 		return "fexit on tcp_sendmsg, tcp_recvmsg";
 	case BACKEND_KPROBE:
 		return "kprobe+kretprobe on tcp_sendmsg, tcp_recvmsg";
+	case BACKEND_RAW_TRACEPOINT:
+		return "raw tracepoints sock_send_length, sock_recv_length";
 	default:
 		return "tracepoints sock:sock_send_length, sock:sock_recv_length";
 	}
 }
 
 /* Backends to try, in order; returns how many. */
-static int candidates(enum backend want, enum backend out[3])
+static int candidates(enum backend want, enum backend out[4])
 {
 	if (want != BACKEND_AUTO) {
 		out[0] = want;
 		return 1;
 	}
+	/* kprobes before tracepoints: before 6.5 sendfile() skips sock_sendmsg() */
 	out[0] = BACKEND_FENTRY;
 	out[1] = BACKEND_KPROBE;
-	out[2] = BACKEND_TRACEPOINT;
-	return 3;
+	out[2] = BACKEND_RAW_TRACEPOINT;
+	out[3] = BACKEND_TRACEPOINT;
+	return 4;
 }
 
 static char *prepare(const struct options *o, const char *src, const struct kfeatures *f,
@@ -103,6 +107,7 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 		.pids = o->pids,
 		.have_tcp_sendpage = f->have_tcp_sendpage,
 		.recvmsg_has_nonblock = f->recvmsg_has_nonblock,
+		.sk_protocol_off = f->sk_protocol_off,
 		.filter = o,
 	};
 	char err[512];
@@ -160,7 +165,7 @@ static int check_text(const struct options *o, const char *src)
 static int start(const struct options *o, const char *src, const struct kfeatures *f,
 		 int cgroup_fd, struct loaded *l)
 {
-	enum backend order[3];
+	enum backend order[4];
 	int n = candidates(o->attach, order);
 	char why[512];
 

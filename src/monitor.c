@@ -169,11 +169,12 @@ static int start_output(struct monitor *m)
 int monitor_run(const struct options *o, const struct loaded *l, struct prom_server *prom)
 {
 	struct monitor m = { .o = o, .l = l, .prom = prom };
+	struct drain_fds fds = { l->flows_fd, l->socks_fd, l->closed_fd, l->tuples_fd, l->stats_fd };
 	int rc, err;
 
 	m.scr.attach = backend_name(l->backend);
 	m.scr.clear = o->output == OUTPUT_TABLE && !o->no_clear && isatty(STDOUT_FILENO);
-	err = drain_init(&m.d, l->flows_fd, l->closed_fd, l->tuples_fd, l->stats_fd, o->max_flows);
+	err = drain_init(&m.d, &fds, o->max_flows);
 	if (!err)
 		err = collect_init(&m.c, o->max_flows);
 	if (!err)

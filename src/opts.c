@@ -66,6 +66,7 @@ static const char *const backend_names[] = {
 	[BACKEND_FENTRY] = "fentry",
 	[BACKEND_KPROBE] = "kprobe",
 	[BACKEND_TRACEPOINT] = "tracepoint",
+	[BACKEND_RAW_TRACEPOINT] = "raw-tracepoint",
 };
 
 const char *backend_name(enum backend b)
@@ -116,8 +117,8 @@ void opts_usage(FILE *out)
 "Options:\n"
 "  -p, --pid PID[,PID]  only count these processes (repeatable, up to %d)\n"
 "  -j, --json           JSON Lines on stdout instead of the table\n"
-"      --attach MODE    auto|fentry|kprobe|tracepoint (default auto: the first\n"
-"                       that works, in that order)\n"
+"      --attach MODE    auto|fentry|kprobe|raw-tracepoint|tracepoint (default\n"
+"                       auto: the first that works, in that order)\n"
 "Filters (applied in the kernel):\n"
 "      --comm NAME      only this process (thread) name, exact, up to 15 bytes\n"
 "      --port N[,N]     only flows with this local or remote port (up to %d)\n"
@@ -142,8 +143,9 @@ void opts_usage(FILE *out)
 "                       serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 "      --max-series N   at most N metrics series; the rest go to an 'other' series\n"
 "Kernel:\n"
-"      --max-flows N    flow table size (default %u); when full, new flows are\n"
-"                       counted as dropped and reported, never silently lost\n"
+"      --max-flows N    size of each of the two flow tables (default %u); when\n"
+"                       full, new flows are counted as dropped and reported,\n"
+"                       never silently lost\n"
 "      --no-map-v4      show IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) as they\n"
 "                       are, with family 6, instead of as IPv4\n"
 "      --offsets MODE   auto|btf|headers: where struct sock field offsets come\n"
@@ -442,7 +444,7 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 			break;
 		case OPT_ATTACH:
 			r = parse_enum(&e, NAMES(backend_names), "--attach", optarg,
-				       "auto, fentry, kprobe or tracepoint", err, errlen);
+				       "auto, fentry, kprobe, raw-tracepoint or tracepoint", err, errlen);
 			o->attach = (enum backend)e;
 			break;
 		case OPT_PROBE:

@@ -17,6 +17,7 @@ enum backend {
 	BACKEND_FENTRY,
 	BACKEND_KPROBE,
 	BACKEND_TRACEPOINT,
+	BACKEND_RAW_TRACEPOINT,
 };
 
 /* Where the probe gets struct sock field offsets. */

@@ -239,6 +239,8 @@ static const char *backend_define(enum backend b)
 		return "BCCFLOW_BACKEND_KPROBE";
 	case BACKEND_TRACEPOINT:
 		return "BCCFLOW_BACKEND_TRACEPOINT";
+	case BACKEND_RAW_TRACEPOINT:
+		return "BCCFLOW_BACKEND_RAW_TRACEPOINT";
 	default:
 		return NULL;
 	}
@@ -262,6 +264,8 @@ static void add_defines(struct buf *b, const struct probe_config *cfg)
 		if (cfg->sk_head_packed)
 			buf_printf(b, "#define SK_HEAD_PACKED 1\n");
 	}
+	if (cfg->backend == BACKEND_RAW_TRACEPOINT && cfg->sk_protocol_off >= 0)
+		buf_printf(b, "#define OFF_sk_protocol %ld\n", cfg->sk_protocol_off);
 	if (cfg->recvmsg_has_nonblock)
 		buf_printf(b, "#define TCP_RECVMSG_HAS_NONBLOCK 1\n"
 			      "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM5(ctx)\n");

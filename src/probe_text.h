@@ -29,6 +29,8 @@ struct probe_config {
 	const long *field_offsets;
 	/* IPv4 addresses and ports in the first 16 bytes, as since Linux 2.6 */
 	bool sk_head_packed;
+	/* struct sock.sk_protocol, from BTF: the raw tracepoint backend needs it */
+	long sk_protocol_off;
 };
 
 /*

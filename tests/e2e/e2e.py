@@ -15,6 +15,11 @@ BCCFLOW = os.environ.get("BCCFLOW", "build/bccflow")
 FLOWGEN = os.environ.get("FLOWGEN", "build/tests/flowgen")
 COMPILE_PROBE = os.environ.get("COMPILE_PROBE", "build/tests/compile_probe")
 START_TIMEOUT = 90
+# What --attach auto picks on our machines (no kprobes, no fentry); ctest also
+# runs some suites with BCCFLOW_E2E_ATTACH=tracepoint, which Monitor passes on.
+AUTO_ATTACH = "raw-tracepoint"
+E2E_ATTACH = os.environ.get("BCCFLOW_E2E_ATTACH")
+MONITOR_ATTACH = E2E_ATTACH or AUTO_ATTACH
 
 
 def bpf_ids(kind):
@@ -56,6 +61,8 @@ class Monitor:
     def __init__(self, *args, json_mode=True, wait_start=True, env=None):
         self.json_mode = json_mode
         argv = [BCCFLOW] + (["--json"] if json_mode else []) + list(args)
+        if E2E_ATTACH and "--attach" not in argv:
+            argv[1:1] = ["--attach", E2E_ATTACH]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env)
         self.lines = []

@@ -136,6 +136,8 @@ class Cli(E2ETest):
             "kprobe": {"kprobe__tcp_sendmsg", "kretprobe__tcp_sendmsg",
                        "kprobe__tcp_recvmsg", "kretprobe__tcp_recvmsg"},
             "fentry": {"kretfunc__tcp_sendmsg", "kretfunc__tcp_recvmsg"},
+            "raw-tracepoint": {"raw_tracepoint__sock_send_length",
+                               "raw_tracepoint__sock_recv_length"},
         }
         for (backend, want), offsets in [(b, o) for b in progs.items()
                                          for o in ("btf", "headers")]:
@@ -143,7 +145,8 @@ class Cli(E2ETest):
                     tempfile.NamedTemporaryFile("w") as f:
                 p = run(["--ebpf", "--attach", backend, "-p", "1", "--offsets", offsets])
                 self.assertEqual(p.returncode, 0, p.stderr)
-                self.assertIn("#define BCCFLOW_BACKEND_%s 1" % backend.upper(), p.stdout)
+                self.assertIn("#define BCCFLOW_BACKEND_%s 1" % backend.upper().replace("-", "_"),
+                              p.stdout)
                 f.write(p.stdout)
                 f.flush()
                 c = subprocess.run([COMPILE_PROBE, f.name], capture_output=True, text=True,

@@ -1,12 +1,16 @@
 """Exact accounting (issue 3): every byte once, on every path the kernel
 offers here, compared with what the sockets really moved."""
+import json
 import os
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from e2e import E2ETest, Monitor, expected_flows, flow_sums, flowgen  # noqa: E402
+
+PEERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sockpeers.py")
 
 
 def key(c, side, mapped=True):
@@ -104,6 +108,41 @@ class Exact(E2ETest):
         self.assertEqual(sum(r["evicted"] for r in ivs), 100)
         self.assertEqual(max(r["tracked"] for r in ivs), 100)
         self.assertEqual(ivs[-1]["tracked"], 0, "closed flows must leave the table")
+
+    def peers(self, *args):
+        """Runs sockpeers.py under bccflow (-p its pid is unknown before: all flows)."""
+        m = Monitor("1")
+        p = subprocess.run([sys.executable, PEERS] + list(args), capture_output=True,
+                           text=True, timeout=300, check=True)
+        time.sleep(1.2)
+        self.assertEqual(m.stop(), 0, m.err)
+        recs = m.records()
+        self.assertIntervalsAddUp(recs)
+        return json.loads(p.stdout), flow_sums(recs)
+
+    def test_socket_shared_with_a_forked_child(self):
+        # the parent's socket entry must not take the child's bytes
+        r, got = self.peers("shared")
+        lo = "127.0.0.1"
+        want = {(r["parent"], lo, r["cport"], lo, r["sport"]): (0, 1001 + 4004),
+                (r["child"], lo, r["cport"], lo, r["sport"]): (3003, 2002),
+                (r["parent"], lo, r["sport"], lo, r["cport"]): (1001 + 2002 + 4004, 3003)}
+        for k, (rx, tx) in want.items():
+            self.assertIn(k, got)
+            self.assertEqual((got[k]["rx"], got[k]["tx"]), (rx, tx), k)
+            self.assertEqual((got[k]["rx_total"], got[k]["tx_total"]), (rx, tx), k)
+
+    def test_reused_socket_memory_keeps_flows_apart(self):
+        # closed sockets' memory is handed to the next connection at once
+        r, got = self.peers("churn", "1500")
+        lo, pid = "127.0.0.1", r["pid"]
+        for c in r["conns"]:
+            ck = (pid, lo, c["cport"], lo, c["sport"])
+            sk = (pid, lo, c["sport"], lo, c["cport"])
+            self.assertIn(ck, got)
+            self.assertEqual((got[ck]["rx"], got[ck]["tx"]), (c["rx"], c["tx"]), ck)
+            self.assertEqual((got[sk]["rx"], got[sk]["tx"]), (c["tx"], c["rx"]), sk)
+        self.assertEqual(len([k for k in got if k[0] == pid]), 2 * 1500)
 
     def test_full_table_counts_drops(self):
         m = Monitor("--max-flows", "16", "--comm", "fg-full", "1")

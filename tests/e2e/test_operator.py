@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from e2e import (BCCFLOW, FLOWGEN, E2ETest, Monitor, expected_flows, flow_sums,  # noqa: E402
+from e2e import (AUTO_ATTACH, BCCFLOW, FLOWGEN, E2ETest, Monitor, expected_flows, flow_sums,  # noqa: E402
                  flowgen)
 
 CGROUP2 = next((p for p in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup")
@@ -259,7 +259,7 @@ class Output(E2ETest):
                 out += chunk
         os.waitpid(pid, 0)
         self.assertIn(b"\x1b[H\x1b[2J", out)
-        self.assertIn(b"attach tracepoint", out)
+        self.assertIn(b"attach " + AUTO_ATTACH.encode(), out)
         p = subprocess.run([BCCFLOW, "1", "2"], capture_output=True, timeout=60)
         self.assertNotIn(b"\x1b", p.stdout)
         pid, fd = pty.fork()

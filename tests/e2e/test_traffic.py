@@ -10,7 +10,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from e2e import BCCFLOW, E2ETest, Monitor, flow_sums, flowgen  # noqa: E402
+from e2e import (AUTO_ATTACH, BCCFLOW, MONITOR_ATTACH, E2ETest, Monitor, flow_sums,  # noqa: E402
+                 flowgen)
 
 # A process whose pid we know before it makes traffic: waits for a line on
 # stdin, then sends 123457 bytes and receives 65432 over IPv4 loopback.
@@ -38,7 +39,7 @@ class Traffic(E2ETest):
         self.assertEqual(m.stop(), 0, m.err)
         recs = m.records()
         self.assertEqual(recs[0]["type"], "start")
-        self.assertEqual(recs[0]["attach"], "tracepoint")
+        self.assertEqual(recs[0]["attach"], MONITOR_ATTACH)
         self.assertIsNone(recs[0]["pid_filter"])
         self.assertFlowsExact(recs, conns)
         self.assertIntervalsAddUp(recs)
@@ -80,7 +81,7 @@ class Traffic(E2ETest):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout.splitlines()[0].split(),
                          "PID COMM RX_KB TX_KB RXSUM_KB TXSUM_KB SUM_KB LADDR RADDR".split())
-        self.assertIn("with tracepoint", p.stderr)
+        self.assertIn("with %s " % AUTO_ATTACH, p.stderr)
 
     def test_table_rows_exact(self):
         m = Monitor("2", json_mode=False)

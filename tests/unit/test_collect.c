@@ -955,6 +955,332 @@ static void test_5000_flows_exact(void **state)
 	assert_int_equal(iv.rows[0]->rx_delta, n - 1);
 }
 
+/* ---- the socket table ---------------------------------------------------- */
+
+#define FAKE_SOCKS 16
+
+/* The kernel's socket table, beside the tuple table of struct fake. */
+static struct {
+	__u64 keys[FAKE_SOCKS];
+	struct sock_flow vals[FAKE_SOCKS];
+	size_t n;
+	__u64 late_sk;		/* gets late_rx more bytes between snapshot and delete */
+	__u64 late_rx;
+	int evict_err;
+	__u64 evicted[FAKE_CALLS];
+	size_t nevicted;
+} fs;
+
+static long fs_find(__u64 sk)
+{
+	for (size_t i = 0; i < fs.n; i++)
+		if (fs.keys[i] == sk)
+			return (long)i;
+	return -1;
+}
+
+static ssize_t fake_read_socks(void *ctx, const __u64 **keys, const struct sock_flow **vals)
+{
+	assert_ptr_equal(ctx, &fk);
+	*keys = fs.keys;
+	*vals = fs.vals;
+	return (ssize_t)fs.n;
+}
+
+static int fake_evict_sock(void *ctx, __u64 sk, struct sock_flow *last)
+{
+	long i = fs_find(sk);
+
+	assert_ptr_equal(ctx, &fk);
+	assert_true(fs.nevicted < FAKE_CALLS);
+	fs.evicted[fs.nevicted++] = sk;
+	if (fs.evict_err)
+		return fs.evict_err;
+	if (i < 0)
+		return -ENOENT;
+	*last = fs.vals[i];
+	if (sk == fs.late_sk)
+		last->val.rx_bytes += fs.late_rx;
+	fs.keys[i] = fs.keys[fs.n - 1];
+	fs.vals[i] = fs.vals[fs.n - 1];
+	fs.n--;
+	return 0;
+}
+
+static const struct map_ops sock_ops = {
+	.ctx = &fk,
+	.read_flows = fake_read_flows,
+	.read_socks = fake_read_socks,
+	.evict_sock = fake_evict_sock,
+	.read_closed = fake_read_closed,
+	.evict = fake_evict,
+	.unmark = fake_unmark,
+	.read_stats = fake_read_stats,
+};
+
+/* Sets socket sk's entry (flow k, cumulative counters, flags), adding it when new. */
+static void fs_set(__u64 sk, const struct flow_key *k, __u64 rx, __u64 tx, __u32 flags)
+{
+	long i = fs_find(sk);
+
+	if (i < 0) {
+		assert_true(fs.n < FAKE_SOCKS);
+		i = (long)fs.n++;
+		fs.keys[i] = sk;
+	}
+	memset(&fs.vals[i], 0, sizeof(fs.vals[i]));
+	fs.vals[i].key = *k;
+	fs.vals[i].val.rx_bytes = rx;
+	fs.vals[i].val.tx_bytes = tx;
+	fs.vals[i].flags = flags;
+	memcpy(fs.vals[i].val.comm, "sock", 5);
+}
+
+static void sock_interval(struct interval *iv)
+{
+	int err = collect_interval(&coll, &sock_ops, iv);
+
+	if (err)
+		fail_msg("collect_interval failed: %d (%s)", err, strerror(-err));
+	assert_int_equal(collect_end(&coll), 0);
+}
+
+static int sock_setup(void **state)
+{
+	memset(&fs, 0, sizeof(fs));
+	return setup(state);
+}
+
+static void test_sock_entry_deltas_and_totals(void **state)
+{
+	struct flow_key a = key4(100, 40000);
+	struct interval iv;
+
+	(void)state;
+	fs_set(0xffff888001000000ULL, &a, 1000, 200, 0);
+	sock_interval(&iv);
+	assert_int_equal(iv.nrows, 1);
+	assert_row(&iv, &a, 1000, 200, 1000, 200);
+	assert_string_equal(iv.rows[0]->comm, "sock");
+
+	fs_set(0xffff888001000000ULL, &a, 1500, 260, 0);
+	sock_interval(&iv);
+	assert_row(&iv, &a, 500, 60, 1500, 260);
+	assert_int_equal(iv.tracked, 1);
+	assert_int_equal(coll.socks.count, 1);
+}
+
+static void test_sock_closed_evicted_after_two_equal_reads(void **state)
+{
+	const __u64 sk = 0xffff888001000800ULL;
+	struct flow_key a = key4(100, 40000);
+	struct interval iv;
+
+	(void)state;
+	fs_set(sk, &a, 100, 10, 0);
+	sock_interval(&iv);
+	fs_set(sk, &a, 150, 10, SOCK_FLOW_CLOSED);	/* moved: kept */
+	sock_interval(&iv);
+	assert_int_equal(fs.nevicted, 0);
+	assert_row(&iv, &a, 50, 0, 150, 10);
+
+	fs.late_sk = sk;	/* a read after the close lands before the delete */
+	fs.late_rx = 9;
+	sock_interval(&iv);
+	assert_int_equal(fs.nevicted, 1);
+	assert_int_equal(fs.evicted[0], sk);
+	assert_int_equal(fs.n, 0);
+	assert_row(&iv, &a, 9, 0, 159, 10);
+	assert_int_equal(iv.evicted, 1);
+	assert_int_equal(iv.tracked, 0);
+	assert_int_equal(coll.socks.count, 0);
+	assert_int_equal(coll.tab.count, 0);
+}
+
+static void test_sock_closed_at_first_read_not_evicted(void **state)
+{
+	const __u64 sk = 0xffff888001001000ULL;
+	struct flow_key a = key4(100, 40000);
+	struct interval iv;
+
+	(void)state;
+	/* made, closed and read before its first add: that add is still coming */
+	fs_set(sk, &a, 0, 0, SOCK_FLOW_CLOSED);
+	sock_interval(&iv);
+	assert_int_equal(fs.nevicted, 0);
+	assert_int_equal(iv.tracked, 1);
+
+	fs_set(sk, &a, 64, 0, SOCK_FLOW_CLOSED);
+	sock_interval(&iv);
+	assert_int_equal(fs.nevicted, 0);
+	assert_row(&iv, &a, 64, 0, 64, 0);
+	sock_interval(&iv);
+	assert_int_equal(fs.nevicted, 1);
+	assert_int_equal(iv.tracked, 0);
+}
+
+static void test_sock_and_tuple_entries_sum_into_one_flow(void **state)
+{
+	const __u64 sk = 0xffff888001001800ULL;
+	struct flow_key a = key4(100, 40000);
+	struct interval iv;
+
+	(void)state;
+	fs_set(sk, &a, 100, 10, 0);
+	fake_set(&a, 50, 5, "curl");
+	sock_interval(&iv);
+	assert_int_equal(iv.nrows, 1);
+	assert_row(&iv, &a, 150, 15, 150, 15);
+
+	fs_set(sk, &a, 110, 10, 0);
+	fake_set(&a, 51, 7, "curl");
+	sock_interval(&iv);
+	assert_row(&iv, &a, 11, 2, 161, 17);
+	assert_sums_match_rows(&iv);
+}
+
+static void test_two_sockets_of_one_flow(void **state)
+{
+	const __u64 s1 = 0xffff888001002000ULL, s2 = 0xffff888001002800ULL;
+	struct flow_key a = key4(100, 40000);
+	struct interval iv;
+	const struct flow_entry *e;
+
+	(void)state;
+	/* a reconnect from the same port while the old entry waits for eviction */
+	fs_set(s1, &a, 100, 0, SOCK_FLOW_CLOSED);
+	fs_set(s2, &a, 7, 0, 0);
+	sock_interval(&iv);
+	assert_row(&iv, &a, 107, 0, 107, 0);
+	fs_set(s2, &a, 10, 0, 0);
+	sock_interval(&iv);
+	assert_int_equal(fs.nevicted, 1);
+	assert_int_equal(fs.evicted[0], s1);
+	assert_row(&iv, &a, 3, 0, 110, 0);
+	assert_int_equal(iv.evicted, 0);	/* s2 still counts into it */
+	fs_set(s2, &a, 15, 0, 0);
+	sock_interval(&iv);
+	e = find_row(&iv, &a);
+	assert_entry(e, 5, 0, 115, 0);
+	assert_int_equal(coll.socks.count, 1);
+}
+
+static void test_sock_address_reused_for_another_flow(void **state)
+{
+	const __u64 sk = 0xffff888001003000ULL;
+	struct flow_key a = key4(100, 40000), b = key4(300, 50000);
+	struct interval iv;
+
+	(void)state;
+	fs_set(sk, &a, 100, 0, 0);
+	sock_interval(&iv);
+	fs_set(sk, &a, 100, 0, SOCK_FLOW_CLOSED);
+	sock_interval(&iv);
+	sock_interval(&iv);		/* evicted here */
+	assert_int_equal(fs.nevicted, 1);
+	/* the address now holds another socket, another flow */
+	fs_set(sk, &b, 30, 40, 0);
+	sock_interval(&iv);
+	assert_int_equal(iv.nrows, 1);
+	assert_row(&iv, &b, 30, 40, 30, 40);
+	assert_null(flowtab_find(&coll.tab, &a));
+}
+
+static void test_sock_key_changed_without_eviction_counts_from_zero(void **state)
+{
+	const __u64 sk = 0xffff888001003800ULL;
+	struct flow_key a = key4(100, 40000), b = key4(300, 50000);
+	struct interval iv;
+
+	(void)state;
+	fs_set(sk, &a, 500, 0, 0);
+	sock_interval(&iv);
+	/* deleted and made again between two reads (only bccflow deletes, but be safe) */
+	fs_set(sk, &b, 20, 0, 0);
+	sock_interval(&iv);
+	assert_row(&iv, &b, 20, 0, 20, 0);
+	assert_int_equal(iv.evicted, 1);	/* a: its entry is gone */
+	assert_int_equal(iv.tracked, 1);
+}
+
+static void test_sock_entry_vanished_drops_flow(void **state)
+{
+	const __u64 sk = 0xffff888001004000ULL;
+	struct flow_key a = key4(100, 40000);
+	struct interval iv;
+
+	(void)state;
+	fs_set(sk, &a, 5, 5, 0);
+	sock_interval(&iv);
+	fs.n = 0;
+	sock_interval(&iv);
+	assert_int_equal(iv.evicted, 1);
+	assert_int_equal(iv.tracked, 0);
+	assert_int_equal(coll.tab.count, 0);
+	assert_int_equal(coll.socks.count, 0);
+}
+
+static void test_tuple_entry_evicted_while_socket_lives(void **state)
+{
+	const __u64 sk = 0xffff888001004800ULL;
+	struct flow_key a = key4(100, 40000);
+	struct interval iv;
+
+	(void)state;
+	fs_set(sk, &a, 100, 0, 0);
+	fake_set(&a, 40, 0, "curl");
+	sock_interval(&iv);
+	fake_mark(&a);
+	fs_set(sk, &a, 100, 0, 0);
+	sock_interval(&iv);
+	assert_int_equal(fk.nevicted, 1);	/* the tuple entry went */
+	assert_int_equal(iv.evicted, 0);	/* the flow did not */
+	assert_int_equal(iv.tracked, 1);
+	/* a new tuple entry for the flow counts from zero */
+	fake_set(&a, 6, 0, "curl");
+	fs_set(sk, &a, 101, 0, 0);
+	sock_interval(&iv);
+	assert_row(&iv, &a, 7, 0, 147, 0);
+}
+
+static void test_evict_sock_error_propagates(void **state)
+{
+	const __u64 sk = 0xffff888001005000ULL;
+	struct flow_key a = key4(100, 40000);
+	struct interval iv;
+
+	(void)state;
+	fs_set(sk, &a, 1, 0, SOCK_FLOW_CLOSED);
+	sock_interval(&iv);
+	fs.evict_err = -EIO;
+	assert_int_equal(collect_interval(&coll, &sock_ops, &iv), -EIO);
+}
+
+static void test_many_sockets_exact(void **state)
+{
+	struct interval iv;
+
+	(void)state;
+	/* more than the socket table's first size: it grows without losing counts */
+	collect_free(&coll);
+	assert_int_equal(collect_init(&coll, 4), 0);
+	for (unsigned round = 1; round <= 3; round++) {
+		fs.n = 0;
+		for (unsigned i = 0; i < FAKE_SOCKS; i++) {
+			struct flow_key k = many_key(i);
+
+			fs_set(0xffff888002000000ULL + i * 2048, &k, (__u64)round * (i + 1), round, 0);
+		}
+		sock_interval(&iv);
+		assert_int_equal(iv.nrows, FAKE_SOCKS);
+		for (unsigned i = 0; i < FAKE_SOCKS; i++) {
+			struct flow_key k = many_key(i);
+
+			assert_row(&iv, &k, i + 1, 1, (__u64)round * (i + 1), round);
+		}
+	}
+}
+
 /* ---- errors ------------------------------------------------------------------ */
 
 static void test_read_flows_error_propagates(void **state)
@@ -1021,10 +1347,22 @@ static void test_unmark_enoent_ignored(void **state)
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define TS(f) cmocka_unit_test_setup_teardown(f, sock_setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		TS(test_sock_entry_deltas_and_totals),
+		TS(test_sock_closed_evicted_after_two_equal_reads),
+		TS(test_sock_closed_at_first_read_not_evicted),
+		TS(test_sock_and_tuple_entries_sum_into_one_flow),
+		TS(test_two_sockets_of_one_flow),
+		TS(test_sock_address_reused_for_another_flow),
+		TS(test_sock_key_changed_without_eviction_counts_from_zero),
+		TS(test_sock_entry_vanished_drops_flow),
+		TS(test_tuple_entry_evicted_while_socket_lives),
+		TS(test_evict_sock_error_propagates),
+		TS(test_many_sockets_exact),
 		T(test_first_interval_deltas_equal_values),
 		T(test_second_interval_differences_and_totals),
 		T(test_empty_maps_sort_no_rows),

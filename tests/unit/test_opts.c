@@ -275,6 +275,7 @@ static void test_attach_values(void **state)
 		{ "fentry", BACKEND_FENTRY },
 		{ "kprobe", BACKEND_KPROBE },
 		{ "tracepoint", BACKEND_TRACEPOINT },
+		{ "raw-tracepoint", BACKEND_RAW_TRACEPOINT },
 	};
 
 	(void)state;
@@ -291,7 +292,7 @@ static void test_attach_bad(void **state)
 {
 	(void)state;
 	assert_error_has(PARSE("--attach", "bogus"), "invalid --attach 'bogus'");
-	assert_error_has(PARSE("--attach", "bogus"), "auto, fentry, kprobe or tracepoint");
+	assert_error_has(PARSE("--attach", "bogus"), "auto, fentry, kprobe, raw-tracepoint or tracepoint");
 	assert_error_has(PARSE("--attach", "Kprobe"), "invalid --attach 'Kprobe'");
 	assert_error_has(PARSE("--attach", ""), "invalid --attach ''");
 	assert_error_has(PARSE("--attach", "kprobe "), "invalid --attach 'kprobe '");
@@ -475,7 +476,7 @@ static void test_usage_shows_limits(void **state)
 	assert_non_null(strstr(text, "Usage: bccflow [OPTIONS] [interval [count]]\n"));
 	assert_non_null(strstr(text, "up to 16)"));
 	assert_non_null(strstr(text, "(default 65536)"));
-	assert_non_null(strstr(text, "auto|fentry|kprobe|tracepoint"));
+	assert_non_null(strstr(text, "auto|fentry|kprobe|raw-tracepoint|tracepoint"));
 	free(text);
 }
 
@@ -486,6 +487,7 @@ static void test_backend_names(void **state)
 	assert_string_equal(backend_name(BACKEND_FENTRY), "fentry");
 	assert_string_equal(backend_name(BACKEND_KPROBE), "kprobe");
 	assert_string_equal(backend_name(BACKEND_TRACEPOINT), "tracepoint");
+	assert_string_equal(backend_name(BACKEND_RAW_TRACEPOINT), "raw-tracepoint");
 }
 
 

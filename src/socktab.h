@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * User-space side of the kernel's socket table: for each socket entry, the
+ * counters last read, so each interval's delta can be folded into its flow.
+ */
+#ifndef BCCFLOW_SOCKTAB_H
+#define BCCFLOW_SOCKTAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "../probes/flow.h"
+
+struct sock_entry {
+	__u64 sk;			/* the kernel entry's key: a socket address */
+	struct flow_key key;		/* its flow, fixed while the entry lives */
+	__u64 rx_seen, tx_seen;
+	unsigned long mark;		/* interval it was last read in */
+	bool used;
+};
+
+/* Open addressing, linear probing; grows at half load. */
+struct socktab {
+	struct sock_entry *slots;
+	size_t cap;			/* power of two */
+	size_t count;
+};
+
+int socktab_init(struct socktab *t, size_t cap_hint);
+void socktab_free(struct socktab *t);
+struct sock_entry *socktab_find(const struct socktab *t, __u64 sk);
+/* Finds or adds (zeroed but for sk); NULL only when out of memory. */
+struct sock_entry *socktab_get(struct socktab *t, __u64 sk);
+/* Drops the entries whose mark is not mark. */
+int socktab_prune(struct socktab *t, unsigned long mark);
+
+#endif

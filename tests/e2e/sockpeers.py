@@ -1,0 +1,79 @@
+"""Traffic shapes that exercise bccflow's socket table (run by test_exact.py).
+
+  sockpeers.py shared  one connection whose client socket a forked child
+                       also uses; prints the byte counts per process
+  sockpeers.py churn N N sequential connections in one process, each closed
+                       before the next, so socket memory is reused; prints
+                       the bytes of every connection
+
+Output: one JSON object on stdout. Byte counts are what send/recv returned.
+"""
+import json
+import os
+import socket
+import sys
+
+
+def drain(s, n):
+    got = 0
+    while got < n:
+        b = s.recv(min(65536, n - got))
+        if not b:
+            raise SystemExit("peer closed early")
+        got += len(b)
+
+
+def pair(srv):
+    c = socket.create_connection(srv.getsockname())
+    a, _ = srv.accept()
+    return c, a
+
+
+def shared():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    c, a = pair(srv)
+    c.sendall(b"a" * 1001)
+    drain(a, 1001)
+    child = os.fork()
+    if child == 0:  # the child writes and reads on the parent's client socket
+        c.sendall(b"b" * 2002)
+        drain(c, 3003)
+        os._exit(0)
+    drain(a, 2002)
+    a.sendall(b"c" * 3003)
+    os.waitpid(child, 0)
+    c.sendall(b"d" * 4004)
+    drain(a, 4004)
+    print(json.dumps({"parent": os.getpid(), "child": child, "cport": c.getsockname()[1],
+                      "sport": a.getsockname()[1]}))
+    c.close()
+    a.close()
+
+
+def churn(n):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    conns = []
+    for i in range(n):
+        c, a = pair(srv)
+        tx, rx = 1 + i, i % 7
+        c.sendall(b"x" * tx)
+        drain(a, tx)
+        if rx:
+            a.sendall(b"y" * rx)
+            drain(c, rx)
+        conns.append({"cport": c.getsockname()[1], "sport": a.getsockname()[1],
+                      "tx": tx, "rx": rx})
+        c.close()
+        a.close()
+    print(json.dumps({"pid": os.getpid(), "conns": conns}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "shared":
+        shared()
+    else:
+        churn(int(sys.argv[2]))
