@@ -9,12 +9,26 @@
 unsigned long long flow_hash(unsigned long long h, const void *p, size_t n)
 {
 	const unsigned char *b = p;
+	size_t i = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	/* eight bytes per multiply: byte-wise FNV was a tenth of an interval's CPU */
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, b + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 32;
+	}
+	for (; i < n; i++) {
 		h ^= b[i];
 		h *= 1099511628211ULL;
 	}
-	return h;
+	/* murmur3's finaliser: every input bit reaches the low bits a table uses */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 33);
 }
 
 static size_t hash_key(const struct flow_key *k)
