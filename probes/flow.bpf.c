@@ -3,10 +3,14 @@
  * bccflow probe text: TCP payload bytes per (pid, family, local, remote).
  *
  * Compiled at run time by libbcc. The host splices probes/flow.h in place
- * of the include line below, replaces the pid and key filter placeholders
- * in count_bytes() with validated statements, and defines exactly one of
- * BCCFLOW_BACKEND_{TRACEPOINT,KPROBE,FENTRY} plus MAX_FLOWS (and, for
- * kprobe/fentry, the kernel's tcp_recvmsg flavour and HAVE_TCP_SENDPAGE).
+ * of the include line below, replaces the two filter placeholders with
+ * validated statements (the task's pid, comm and cgroup, in count_bytes(),
+ * on every event; family, ports and addresses in count_slow(), where the
+ * 4-tuple is read), and
+ * defines exactly one of BCCFLOW_BACKEND_{FENTRY,KPROBE,RAW_TRACEPOINT,
+ * TRACEPOINT} plus MAX_FLOWS (and, for kprobe/fentry, the kernel's
+ * tcp_recvmsg flavour and HAVE_TCP_SENDPAGE; for raw tracepoints,
+ * OFF_sk_protocol).
  *
  * Exactness rules, for every backend:
  *  - count what the socket layer returned (bytes accepted / delivered),
@@ -209,15 +213,32 @@ static __always_inline u16 sk_tcp_family(struct sock *sk)
 }
 #endif
 
-/*
- * A socket's first event, or one whose entry is another process's or
- * closed: read the 4-tuple, make the socket's entry if it has none, count
- * into it when it is this process's and the tuple still matches, else by
- * tuple.
- */
-static __always_inline int count_slow(struct sock *sk, u64 skp, struct sock_flow *sf, u32 pid,
-				      u16 family, u64 bytes, int tx)
+/* The entry counts this process's events on a socket that is still open. */
+#define SOCK_MINE(sf, pid) ((sf) && (sf)->key.pid == (pid) && !(sf)->flags)
+
+/* A new entry for key at slot *slotp, or the one another CPU made first. */
+static __always_inline struct sock_flow *sock_new(u64 *slotp, const struct flow_key *key)
 {
+	struct sock_flow init;
+
+	__builtin_memset(&init, 0, sizeof(init));
+	__builtin_memcpy(&init.key, key, sizeof(*key));
+	bpf_get_current_comm(init.val.comm, sizeof(init.val.comm));
+	/* NULL when the table is full: the tuple table takes the event */
+	return socks.lookup_or_try_init(slotp, &init);
+}
+
+/*
+ * The socket's slots hold no open entry of this process: read the 4-tuple.
+ * A closed entry with the same flow still counts it (reads after a reset);
+ * a free slot gets a new entry (the second slot while the first one's
+ * closed entry waits for the host); anything else counts by tuple.
+ */
+static __always_inline int count_slow(struct sock *sk, u64 skp, struct sock_flow *sf,
+				      struct sock_flow *sf2, u32 pid, u16 family, u64 bytes,
+				      int tx)
+{
+	u64 slot2 = skp | 1;
 	struct flow_key key;
 
 #ifndef BCCFLOW_BACKEND_TRACEPOINT
@@ -231,15 +252,20 @@ static __always_inline int count_slow(struct sock *sk, u64 skp, struct sock_flow
 	fill_key(&key, sk, family);
 	FILTER_KEY
 
-	if (!sf) {
-		struct sock_flow init;
-
-		__builtin_memset(&init, 0, sizeof(init));
-		__builtin_memcpy(&init.key, &key, sizeof(key));
-		bpf_get_current_comm(init.val.comm, sizeof(init.val.comm));
-		/* NULL when the table is full: the tuple table takes the event */
-		sf = socks.lookup_or_try_init(&skp, &init);
+	if (sf && key_equal(&sf->key, &key)) {
+		add_bytes(&sf->val, bytes, tx);
+		return 0;
 	}
+	if (sf2 && key_equal(&sf2->key, &key)) {
+		add_bytes(&sf2->val, bytes, tx);
+		return 0;
+	}
+	if (!sf)
+		sf = sock_new(&skp, &key);
+	else if (sf->flags && !sf2)
+		sf = sock_new(&slot2, &key);
+	else
+		sf = NULL;
 	if (sf && key_equal(&sf->key, &key)) {
 		add_bytes(&sf->val, bytes, tx);
 		return 0;
@@ -249,23 +275,33 @@ static __always_inline int count_slow(struct sock *sk, u64 skp, struct sock_flow
 
 /*
  * Every event. A process's own open socket costs one lookup by address and
- * an atomic add: no reads of the socket. family is 0 where the hook does
- * not give it for free.
+ * an atomic add: no reads of the socket. Each address has two slots, the
+ * address and the address + 1 (sockets are aligned): when a socket closes
+ * and the kernel hands its memory to a new one before bccflow has evicted
+ * the closed entry, the new socket takes the second slot. family is 0 where
+ * the hook does not give it for free.
  */
 static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, int tx)
 {
 	u32 pid = bpf_get_current_pid_tgid() >> 32;
-	u64 skp = (u64)sk;
-	struct sock_flow *sf;
+	u64 skp = (u64)sk, slot2 = skp | 1;
+	struct sock_flow *sf, *sf2 = NULL;
 
 	FILTER_PID
 
 	sf = socks.lookup(&skp);
-	if (sf && sf->key.pid == pid && !sf->flags) {
+	if (SOCK_MINE(sf, pid)) {
 		add_bytes(&sf->val, bytes, tx);
 		return 0;
 	}
-	return count_slow(sk, skp, sf, pid, family, bytes, tx);
+	if (!sf || sf->flags) {
+		sf2 = socks.lookup(&slot2);
+		if (SOCK_MINE(sf2, pid)) {
+			add_bytes(&sf2->val, bytes, tx);
+			return 0;
+		}
+	}
+	return count_slow(sk, skp, sf, sf2, pid, family, bytes, tx);
 }
 
 /*
@@ -282,9 +318,14 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 
 	if (args->newstate != FLOW_TCP_CLOSE || args->protocol != FLOW_IPPROTO_TCP)
 		return 0;
+	/* only one live socket has this address: its entries are the open ones */
 	sf = socks.lookup(&skp);
 	if (sf)
 		sf->flags = SOCK_FLOW_CLOSED;	/* the only flag: a store is enough */
+	skp |= 1;
+	sf = socks.lookup(&skp);
+	if (sf)
+		sf->flags = SOCK_FLOW_CLOSED;
 	__builtin_memset(&key, 0, sizeof(key));
 	key.family = args->family;
 	key.lport = args->sport;

@@ -89,14 +89,27 @@ static const char *find_include(const char *src, const char **line_end)
 	return NULL;
 }
 
+static void add_comm_filter(struct buf *b, const char *comm);
+
+/*
+ * FILTER_PID: what the current task must be (pid, comm, cgroup). It runs on
+ * every event, before the socket table is looked up, so a socket's entry
+ * never lets through a thread these would stop.
+ */
 static void add_pid_filter(struct buf *b, const struct probe_config *cfg)
 {
-	if (cfg->npids == 0)
-		return;
-	buf_add(b, "if (", 4);
-	for (int i = 0; i < cfg->npids; i++)
-		buf_printf(b, "%spid != %d", i ? " && " : "", cfg->pids[i]);
-	buf_add(b, ") { return 0; }", 15);
+	const struct options *f = cfg->filter;
+
+	if (cfg->npids > 0) {
+		buf_add(b, "if (", 4);
+		for (int i = 0; i < cfg->npids; i++)
+			buf_printf(b, "%spid != %d", i ? " && " : "", cfg->pids[i]);
+		buf_add(b, ") { return 0; }", 15);
+	}
+	if (f && f->comm)
+		add_comm_filter(b, f->comm);
+	if (f && f->cgroup)
+		buf_printf(b, "if (cgroup_filter.check_current_task(0) != 1) { return 0; }\n\t");
 }
 
 /* Byte tests for key.<field>[off..] against a network under a prefix. */
@@ -176,17 +189,20 @@ static void add_key_filter(struct buf *b, const struct probe_config *cfg)
 	}
 	add_cidr_filter(b, "laddr", f->laddr, f->nladdr);
 	add_cidr_filter(b, "raddr", f->raddr, f->nraddr);
-	if (f->comm)
-		add_comm_filter(b, f->comm);
-	if (f->cgroup)
-		buf_printf(b, "if (cgroup_filter.check_current_task(0) != 1) { return 0; }\n\t");
 }
 
 static bool key_filter_wanted(const struct probe_config *cfg)
 {
 	const struct options *f = cfg->filter;
 
-	return f && (f->family || f->nports || f->nladdr || f->nraddr || f->comm || f->cgroup);
+	return f && (f->family || f->nports || f->nladdr || f->nraddr);
+}
+
+static bool task_filter_wanted(const struct probe_config *cfg)
+{
+	const struct options *f = cfg->filter;
+
+	return cfg->npids > 0 || (f && (f->comm || f->cgroup));
 }
 
 /*
@@ -301,18 +317,18 @@ char *probe_text_prepare(const char *src, const char *header, const struct probe
 		snprintf(err, errlen, "out of memory preparing the probe text");
 		return NULL;
 	}
-	if (found[0] == 0 && cfg->npids > 0) {
+	if (found[0] == 0 && task_filter_wanted(cfg)) {
 		free(b.s);
 		snprintf(err, errlen,
-			 "probe text has no FILTER_PID placeholder, so -p cannot be applied: "
-			 "add one, or drop -p");
+			 "probe text has no FILTER_PID placeholder, so -p, --comm and --cgroup "
+			 "cannot be applied: add one, or drop them");
 		return NULL;
 	}
 	if (found[1] == 0 && key_filter_wanted(cfg)) {
 		free(b.s);
 		snprintf(err, errlen,
-			 "probe text has no FILTER_KEY placeholder, so the address, port, comm, "
-			 "cgroup and family filters cannot be applied: add one, or drop them");
+			 "probe text has no FILTER_KEY placeholder, so the address, port and "
+			 "family filters cannot be applied: add one, or drop them");
 		return NULL;
 	}
 	return b.s;

@@ -5,13 +5,17 @@
   sockpeers.py churn N N sequential connections in one process, each closed
                        before the next, so socket memory is reused; prints
                        the bytes of every connection
+  sockpeers.py threads one connection written by two threads with different
+                       names (cm-main, then cm-other, then cm-main again)
 
 Output: one JSON object on stdout. Byte counts are what send/recv returned.
 """
+import ctypes
 import json
 import os
 import socket
 import sys
+import threading
 
 
 def drain(s, n):
@@ -72,8 +76,38 @@ def churn(n):
     print(json.dumps({"pid": os.getpid(), "conns": conns}))
 
 
+def set_comm(name):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(15, name.encode(), 0, 0, 0):  # PR_SET_NAME: this thread only
+        raise OSError(ctypes.get_errno(), "prctl")
+
+
+def threads():
+    set_comm("cm-main")
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    c, a = pair(srv)
+    c.sendall(b"a" * 1111)
+    drain(a, 1111)
+
+    def other():
+        set_comm("cm-other")
+        c.sendall(b"b" * 2222)
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    drain(a, 2222)
+    c.sendall(b"c" * 3333)
+    drain(a, 3333)
+    print(json.dumps({"pid": os.getpid(), "cport": c.getsockname()[1],
+                      "sport": a.getsockname()[1]}))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "shared":
         shared()
+    elif sys.argv[1] == "threads":
+        threads()
     else:
         churn(int(sys.argv[2]))

@@ -109,9 +109,9 @@ class Exact(E2ETest):
         self.assertEqual(max(r["tracked"] for r in ivs), 100)
         self.assertEqual(ivs[-1]["tracked"], 0, "closed flows must leave the table")
 
-    def peers(self, *args):
+    def peers(self, *args, monitor_args=("1",)):
         """Runs sockpeers.py under bccflow (-p its pid is unknown before: all flows)."""
-        m = Monitor("1")
+        m = Monitor(*monitor_args)
         p = subprocess.run([sys.executable, PEERS] + list(args), capture_output=True,
                            text=True, timeout=300, check=True)
         time.sleep(1.2)
@@ -143,6 +143,16 @@ class Exact(E2ETest):
             self.assertEqual((got[ck]["rx"], got[ck]["tx"]), (c["rx"], c["tx"]), ck)
             self.assertEqual((got[sk]["rx"], got[sk]["tx"]), (c["tx"], c["rx"]), sk)
         self.assertEqual(len([k for k in got if k[0] == pid]), 2 * 1500)
+
+    def test_comm_filter_holds_per_thread_on_a_known_socket(self):
+        # cm-other writes on a socket whose entry cm-main made: not counted
+        r, got = self.peers("threads", monitor_args=("--comm", "cm-main", "1"))
+        lo = "127.0.0.1"
+        c = got[(r["pid"], lo, r["cport"], lo, r["sport"])]
+        s = got[(r["pid"], lo, r["sport"], lo, r["cport"])]
+        self.assertEqual((c["rx"], c["tx"]), (0, 1111 + 3333))
+        self.assertEqual((s["rx"], s["tx"]), (1111 + 2222 + 3333, 0))
+        self.assertEqual(c["recs"][-1]["comm"], "cm-main")
 
     def test_full_table_counts_drops(self):
         m = Monitor("--max-flows", "16", "--comm", "fg-full", "1")

@@ -4,13 +4,16 @@
  * against a model of the kernel's maps driven by the input: traffic on a
  * small set of flows (several processes sharing 4-tuples), a flow table that
  * fills up (drops), sockets closing (marks), bytes that arrive between the
- * snapshot and the eviction, and intervals at any point.
+ * snapshot and the eviction, and intervals at any point; beside it the
+ * socket table, whose entries (a socket address and the flow it counts) are
+ * closed, evicted and made again for other flows, as addresses are reused.
  *
  * Checks: every byte the model's kernel counted is reported exactly once,
  * in some interval's rows; the interval's sums are its rows' sums; rows are
- * active and sorted; drops are the model's; "tracked" is the kernel table's
- * size; and once every socket closed and two idle intervals passed, the
- * kernel table, the marks and bccflow's own table are empty.
+ * active and sorted; drops are the model's; "tracked" is the number of flows
+ * in the two kernel tables; and once every socket closed and two idle
+ * intervals passed, both kernel tables, the marks and bccflow's own tables
+ * are empty.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +25,7 @@
 
 #define NKEYS 32
 #define KCAP 40
+#define NSOCKS 12
 
 struct kernel {
 	struct flow_key keys[KCAP];
@@ -36,6 +40,14 @@ struct kernel {
 	struct flow_val snap_vals[KCAP];
 	struct flow_key snap_marks[NKEYS];
 	uint8_t order;
+	/* the socket table */
+	__u64 sk[NSOCKS];
+	struct sock_flow sv[NSOCKS];
+	int sx[NSOCKS];			/* the entry's flow, an index into universe */
+	size_t ns, smax;
+	__u64 slate_rx[NSOCKS], slate_tx[NSOCKS];	/* by socket number, at eviction */
+	__u64 snap_sk[NSOCKS];
+	struct sock_flow snap_sv[NSOCKS];
 };
 
 static struct flow_key universe[NKEYS];
@@ -143,6 +155,57 @@ static int k_unmark(void *ctx, const struct flow_key *t)
 	return 0;
 }
 
+static long sfind(const struct kernel *kn, __u64 sk)
+{
+	for (size_t i = 0; i < kn->ns; i++)
+		if (kn->sk[i] == sk)
+			return (long)i;
+	return -1;
+}
+
+static __u64 sock_addr(int s)
+{
+	return 0xffff888004000000ULL + (__u64)s * 2048;
+}
+
+static ssize_t k_read_socks(void *ctx, const __u64 **keys, const struct sock_flow **vals)
+{
+	struct kernel *kn = ctx;
+
+	for (size_t i = 0; i < kn->ns; i++) {
+		size_t j = (i + kn->order) % kn->ns;
+
+		kn->snap_sk[i] = kn->sk[j];
+		kn->snap_sv[i] = kn->sv[j];
+	}
+	*keys = kn->snap_sk;
+	*vals = kn->snap_sv;
+	return (ssize_t)kn->ns;
+}
+
+static int k_evict_sock(void *ctx, __u64 sk, struct sock_flow *last)
+{
+	struct kernel *kn = ctx;
+	long i = sfind(kn, sk);
+	int s, x;
+
+	if (i < 0)
+		return -ENOENT;
+	s = (int)((sk - sock_addr(0)) / 2048);
+	x = kn->sx[i];
+	kn->sv[i].val.rx_bytes += kn->slate_rx[s];
+	kn->sv[i].val.tx_bytes += kn->slate_tx[s];
+	truth_rx[x] += kn->slate_rx[s];
+	truth_tx[x] += kn->slate_tx[s];
+	kn->slate_rx[s] = kn->slate_tx[s] = 0;
+	*last = kn->sv[i];
+	kn->sk[i] = kn->sk[kn->ns - 1];
+	kn->sv[i] = kn->sv[kn->ns - 1];
+	kn->sx[i] = kn->sx[kn->ns - 1];
+	kn->ns--;
+	return 0;
+}
+
 static int k_read_stats(void *ctx, __u64 out[STAT_MAX])
 {
 	struct kernel *kn = ctx;
@@ -173,6 +236,51 @@ static void traffic(struct kernel *kn, int x, __u64 rx, __u64 tx, const char *co
 	truth_tx[x] += tx;
 }
 
+/*
+ * As count_bytes() does: the socket's entry when it counts flow x and is
+ * open, or closed with the same flow; a new entry if it has none and there
+ * is room; else the tuple table.
+ */
+static void sock_traffic(struct kernel *kn, int s, int x, __u64 rx, __u64 tx)
+{
+	long i = sfind(kn, sock_addr(s));
+
+	if (i < 0 && kn->ns < kn->smax) {
+		i = (long)kn->ns++;
+		kn->sk[i] = sock_addr(s);
+		memset(&kn->sv[i], 0, sizeof(kn->sv[i]));
+		kn->sv[i].key = universe[x];
+		kn->sv[i].val.comm[0] = (char)('A' + x);
+		kn->sx[i] = x;
+	}
+	if (i < 0 || kn->sx[i] != x) {
+		char comm[FLOW_COMM_LEN] = { (char)('a' + x) };
+
+		traffic(kn, x, rx, tx, comm);
+		return;
+	}
+	kn->sv[i].val.rx_bytes += rx;
+	kn->sv[i].val.tx_bytes += tx;
+	kn->stats[STAT_EVENTS]++;
+	truth_rx[x] += rx;
+	truth_tx[x] += tx;
+}
+
+/* Flows in either kernel table: what bccflow tracks. */
+static size_t kernel_flows(const struct kernel *kn)
+{
+	bool in[NKEYS] = { false };
+	size_t n = 0;
+
+	for (size_t i = 0; i < kn->n; i++)
+		in[key_index(&kn->keys[i])] = true;
+	for (size_t i = 0; i < kn->ns; i++)
+		in[kn->sx[i]] = true;
+	for (int x = 0; x < NKEYS; x++)
+		n += in[x];
+	return n;
+}
+
 static void interval(struct collector *c, const struct map_ops *ops, struct kernel *kn,
 		     __u64 *drops_seen)
 {
@@ -198,10 +306,13 @@ static void interval(struct collector *c, const struct map_ops *ops, struct kern
 	CHECK(iv.dropped == kn->stats[STAT_DROPPED] - *drops_seen, "dropped %llu",
 	      (unsigned long long)iv.dropped);
 	*drops_seen = kn->stats[STAT_DROPPED];
-	CHECK(iv.tracked == kn->n, "tracked %zu, the kernel table has %zu", iv.tracked, kn->n);
+	CHECK(iv.tracked == kernel_flows(kn), "tracked %zu, the kernel tables have %zu",
+	      iv.tracked, kernel_flows(kn));
 	CHECK(collect_end(c) == 0, "collect_end failed");
-	CHECK(c->tab.count == kn->n, "bccflow keeps %zu flows, the kernel %zu", c->tab.count,
-	      kn->n);
+	CHECK(c->tab.count == kernel_flows(kn), "bccflow keeps %zu flows, the kernel %zu",
+	      c->tab.count, kernel_flows(kn));
+	CHECK(c->socks.count == kn->ns, "bccflow follows %zu socket entries, the kernel has %zu",
+	      c->socks.count, kn->ns);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -212,9 +323,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct map_ops ops = {
 		.ctx = &kn, .read_flows = k_read_flows, .read_closed = k_read_closed,
 		.evict = k_evict, .unmark = k_unmark, .read_stats = k_read_stats,
+		.read_socks = k_read_socks, .evict_sock = k_evict_sock,
 	};
 	__u64 drops_seen = 0;
 	char comm[FLOW_COMM_LEN];
+	long si;
 
 	make_universe();
 	memset(&kn, 0, sizeof(kn));
@@ -223,14 +336,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(shown_rx, 0, sizeof(shown_rx));
 	memset(shown_tx, 0, sizeof(shown_tx));
 	kn.max = 1 + fdp_u8(&d) % KCAP;
+	kn.smax = fdp_u8(&d) % (NSOCKS + 1);
 	if (collect_init(&c, kn.max))
 		return 0;
 
 	for (int steps = 0; d.n && steps < 4000; steps++) {
 		uint8_t op = fdp_u8(&d);
-		int x = (op >> 3) % NKEYS;
+		int x = (op >> 4) + 16 * (steps & 1);
+		int sn = (op >> 4) % NSOCKS;
 
-		switch (op & 7) {
+		switch (op & 15) {
 		case 0:
 		case 1:
 		case 2: {
@@ -255,10 +370,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				kn.late_tx[x] += fdp_u8(&d);
 			}
 			break;
+		case 5:
+		case 6:
+			sock_traffic(&kn, sn, fdp_u8(&d) % NKEYS, fdp_u16(&d),
+				     (op & 1) ? 0 : fdp_u16(&d));
+			break;
+		case 7:		/* socket sn closes */
+			si = sfind(&kn, sock_addr(sn));
+			if (si >= 0)
+				kn.sv[si].flags = SOCK_FLOW_CLOSED;
+			break;
+		case 8:
+			if (sfind(&kn, sock_addr(sn)) >= 0) {
+				kn.slate_rx[sn] += fdp_u8(&d);
+				kn.slate_tx[sn] += fdp_u8(&d);
+			}
+			break;
 		default:
 			kn.order = fdp_u8(&d);
 			interval(&c, &ops, &kn, &drops_seen);
 		}
+	}
+	for (int s = 0; s < NSOCKS; s++) {
+		si = sfind(&kn, sock_addr(s));
+		if (si >= 0) {
+			kn.sv[si].val.rx_bytes += kn.slate_rx[s];
+			kn.sv[si].val.tx_bytes += kn.slate_tx[s];
+			truth_rx[kn.sx[si]] += kn.slate_rx[s];
+			truth_tx[kn.sx[si]] += kn.slate_tx[s];
+			kn.sv[si].flags = SOCK_FLOW_CLOSED;
+		}
+		kn.slate_rx[s] = kn.slate_tx[s] = 0;
 	}
 	/* late bytes only land on an eviction; in reality they would be read too */
 	for (int x = 0; x < NKEYS; x++) {
@@ -288,6 +430,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      (unsigned long long)shown_rx[x], (unsigned long long)shown_tx[x],
 		      (unsigned long long)truth_rx[x], (unsigned long long)truth_tx[x]);
 	CHECK(kn.n == 0, "%zu closed flows never left the kernel table", kn.n);
+	CHECK(kn.ns == 0, "%zu closed sockets never left the socket table", kn.ns);
+	CHECK(c.socks.count == 0, "%zu socket entries left in bccflow's table", c.socks.count);
 	CHECK(kn.nmarks == 0, "%zu marks never removed", kn.nmarks);
 	CHECK(c.tab.count == 0, "%zu flows left in bccflow's table", c.tab.count);
 	collect_free(&c);

@@ -574,6 +574,49 @@ static void test_key_filter_ports_family_comm_cgroup(void **state)
 	free(text);
 }
 
+static void test_task_filters_run_before_the_socket_lookup(void **state)
+{
+	struct options f;
+	char *text, *comm, *cg, *lookup, *key;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.comm = "nginx";
+	f.cgroup = "/sys/fs/cgroup/x";
+	f.nports = 1;
+	f.ports[0] = 80;
+	text = with_filter(&f);
+	/* a socket's entry must not let another thread's name or cgroup through */
+	comm = strstr(text, "bpf_get_current_comm(c_, sizeof(c_))");
+	cg = strstr(text, "cgroup_filter.check_current_task(0) != 1");
+	lookup = strstr(text, "sf = socks.lookup(&skp);");
+	key = strstr(text, "key.lport != 80");
+	assert_non_null(comm);
+	assert_non_null(cg);
+	assert_non_null(lookup);
+	assert_non_null(key);
+	assert_true(comm < lookup && cg < lookup);
+	assert_true(key < lookup);	/* count_slow() is defined above count_bytes() */
+	assert_null(strstr(comm + 1, "bpf_get_current_comm(c_, sizeof(c_))"));
+	free(text);
+}
+
+static void test_task_filter_needs_pid_placeholder(void **state)
+{
+	struct probe_config cfg = config(BACKEND_TRACEPOINT, 0, NULL);
+	struct options f;
+	char err[256];
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.comm = "curl";
+	cfg.filter = &f;
+	assert_null(probe_text_prepare("#include \"flow.h\"\nFILTER_KEY\n", bccflow_probe_header,
+				       &cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "FILTER_PID"));
+	assert_non_null(strstr(err, "--comm"));
+}
+
 static void test_key_filter_cidr_v4_matches_mapped(void **state)
 {
 	struct options f;
@@ -615,6 +658,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_filter_absent_without_options),
 		cmocka_unit_test(test_key_filter_ports_family_comm_cgroup),
+		cmocka_unit_test(test_task_filters_run_before_the_socket_lookup),
+		cmocka_unit_test(test_task_filter_needs_pid_placeholder),
 		cmocka_unit_test(test_key_filter_cidr_v4_matches_mapped),
 		cmocka_unit_test(test_key_filter_needs_placeholder),
 		cmocka_unit_test(test_real_no_pids_removes_placeholder),
