@@ -238,7 +238,7 @@ static __always_inline int count_slow(struct sock *sk, u64 skp, struct sock_flow
 				      struct sock_flow *sf2, u32 pid, u16 family, u64 bytes,
 				      int tx)
 {
-	u64 slot2 = skp | 1;
+	u64 slot2 = skp + 1;	/* not |: fentry's sk is a pointer to the verifier */
 	struct flow_key key;
 
 #ifndef BCCFLOW_BACKEND_TRACEPOINT
@@ -284,7 +284,7 @@ static __always_inline int count_slow(struct sock *sk, u64 skp, struct sock_flow
 static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, int tx)
 {
 	u32 pid = bpf_get_current_pid_tgid() >> 32;
-	u64 skp = (u64)sk, slot2 = skp | 1;
+	u64 skp = (u64)sk, slot2 = skp + 1;
 	struct sock_flow *sf, *sf2 = NULL;
 
 	FILTER_PID
@@ -322,7 +322,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	sf = socks.lookup(&skp);
 	if (sf)
 		sf->flags = SOCK_FLOW_CLOSED;	/* the only flag: a store is enough */
-	skp |= 1;
+	skp += 1;
 	sf = socks.lookup(&skp);
 	if (sf)
 		sf->flags = SOCK_FLOW_CLOSED;
