@@ -6,8 +6,9 @@
  * probe_text_read_file() on the input written to a memfd.
  *
  * Checks, against an independent reading of the text: it fails exactly when
- * it must (no '#include "flow.h"' line, -p without a FILTER_PID token,
- * filters without a FILTER_KEY token, no backend); on success no placeholder
+ * it must (no '#include "flow.h"' line, -p, --comm or --cgroup without a
+ * FILTER_PID token, address, port or family filters without a FILTER_KEY
+ * token, no backend); on success no placeholder
  * token is left, the header is spliced in whole, the defines and every PID
  * are there, and the --comm bytes only appear as hex numbers.
  */
@@ -106,9 +107,15 @@ static void make_filter(struct fdp *d, struct options *f, char *comm)
 		f->cgroup = "/sys/fs/cgroup/x";
 }
 
+/* what FILTER_KEY takes; FILTER_PID takes -p, --comm and --cgroup */
 static bool filter_wanted(const struct options *f)
 {
-	return f && (f->family || f->nports || f->nladdr || f->nraddr || f->comm || f->cgroup);
+	return f && (f->family || f->nports || f->nladdr || f->nraddr);
+}
+
+static bool task_filter_wanted(const struct probe_config *cfg)
+{
+	return cfg->npids > 0 || (cfg->filter && (cfg->filter->comm || cfg->filter->cgroup));
 }
 
 static void check_prepared(const char *out, const char *src, const char *header,
@@ -159,7 +166,7 @@ static void run_prepare(const char *src, const char *header, const struct probe_
 		key_tokens = count_tokens(src, inc, "FILTER_KEY") +
 			     count_tokens(inc_end, src + strlen(src), "FILTER_KEY");
 	}
-	must_fail = cfg->backend == BACKEND_AUTO || !has_inc || (cfg->npids > 0 && !pid_tokens) ||
+	must_fail = cfg->backend == BACKEND_AUTO || !has_inc || (task_filter_wanted(cfg) && !pid_tokens) ||
 		    (filter_wanted(cfg->filter) && !key_tokens);
 	memset(err, 0, sizeof(err));
 	out = probe_text_prepare(src, header, cfg, err, sizeof(err));
