@@ -38,7 +38,7 @@ static size_t hash_key(const struct flow_key *k)
 	return (size_t)(h ^ (h >> 32));
 }
 
-static size_t pow2_at_least(size_t n)
+size_t pow2_at_least(size_t n)
 {
 	size_t c = 16;
 

@@ -59,6 +59,9 @@ void keyset_free(struct keyset *s);
 long keyset_find(const struct keyset *s, const struct flow_key *k);
 int keyset_add(struct keyset *s, const struct flow_key *k);
 
+/* The smallest power of two >= n, at least 16: a table's capacity. */
+size_t pow2_at_least(size_t n);
+
 /* FNV-style hash of n bytes, a word at a time, continuing from h (start with FLOW_HASH_INIT). */
 #define FLOW_HASH_INIT 1469598103934665603ULL
 unsigned long long flow_hash(unsigned long long h, const void *p, size_t n);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flowtab.h"
 #include "socktab.h"
 
 static size_t hash_sk(__u64 sk)
@@ -12,15 +13,6 @@ static size_t hash_sk(__u64 sk)
 	sk *= 0xff51afd7ed558ccdULL;
 	sk ^= sk >> 33;
 	return (size_t)sk;
-}
-
-static size_t pow2_at_least(size_t n)
-{
-	size_t c = 16;
-
-	while (c < n)
-		c <<= 1;
-	return c;
 }
 
 int socktab_init(struct socktab *t, size_t cap_hint)

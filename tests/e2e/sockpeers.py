@@ -27,6 +27,13 @@ def drain(s, n):
         got += len(b)
 
 
+def listener():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    return srv
+
+
 def pair(srv):
     c = socket.create_connection(srv.getsockname())
     a, _ = srv.accept()
@@ -34,9 +41,7 @@ def pair(srv):
 
 
 def shared():
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
+    srv = listener()
     c, a = pair(srv)
     c.sendall(b"a" * 1001)
     drain(a, 1001)
@@ -57,9 +62,7 @@ def shared():
 
 
 def churn(n):
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
+    srv = listener()
     conns = []
     for i in range(n):
         c, a = pair(srv)
@@ -84,9 +87,7 @@ def set_comm(name):
 
 def threads():
     set_comm("cm-main")
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
+    srv = listener()
     c, a = pair(srv)
     c.sendall(b"a" * 1111)
     drain(a, 1111)
