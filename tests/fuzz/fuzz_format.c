@@ -392,7 +392,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pool[i].e.used = true;
 		for (int j = 0; j < i; j++) {
 			if (!memcmp(&pool[j].e.key, k, sizeof(*k))) {
-				k->lport ^= (__u16)(i + 1) << 8;	/* flows are unique */
+				/* flows are unique; a step, not an XOR, which could undo itself */
+				k->lport = (__u16)(k->lport + 1);
 				j = -1;
 			}
 		}
