@@ -181,17 +181,24 @@ static ssize_t ops_read_socks(void *ctx, const __u64 **keys, const struct sock_f
 	return read_table(d, &t);
 }
 
+/* Deletes key from a hash map, returning its last value: 0, -ENOENT or -errno. */
+static int take(int fd, void *key, void *last)
+{
+	if (bpf_lookup_and_delete(fd, key, last) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return -ENOENT;
+	/* kernels before 5.14 lack lookup-and-delete on hash maps */
+	if (bpf_lookup_elem(fd, key, last))
+		return -errno;
+	return bpf_delete_elem(fd, key) && errno != ENOENT ? -errno : 0;
+}
+
 static int ops_evict_sock(void *ctx, __u64 sk, struct sock_flow *last)
 {
 	struct drain *d = ctx;
 
-	if (bpf_lookup_and_delete(d->socks_fd, &sk, last) == 0)
-		return 0;
-	if (errno == ENOENT)
-		return -ENOENT;
-	if (bpf_lookup_elem(d->socks_fd, &sk, last))
-		return -errno;
-	return bpf_delete_elem(d->socks_fd, &sk) && errno != ENOENT ? -errno : 0;
+	return take(d->socks_fd, &sk, last);
 }
 
 static ssize_t ops_read_closed(void *ctx, const struct flow_key **keys)
@@ -208,14 +215,7 @@ static int ops_evict(void *ctx, const struct flow_key *k, struct flow_val *last)
 {
 	struct drain *d = ctx;
 
-	if (bpf_lookup_and_delete(d->flows_fd, (void *)k, last) == 0)
-		return 0;
-	if (errno == ENOENT)
-		return -ENOENT;
-	/* kernels before 5.14 lack lookup-and-delete on hash maps */
-	if (bpf_lookup_elem(d->flows_fd, (void *)k, last))
-		return -errno;
-	return bpf_delete_elem(d->flows_fd, (void *)k) && errno != ENOENT ? -errno : 0;
+	return take(d->flows_fd, (void *)k, last);
 }
 
 static int ops_unmark(void *ctx, const struct flow_key *k)
