@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# Build bccflow with Debian 13 (trixie) packages in a chroot and run its tests
+# there, on the host kernel (issue 11, "works on Debian 13").
+#
+#   tests/userland/run.sh [OPTIONS] [WORKDIR] [-- CTEST_ARGS...]
+#
+#   WORKDIR         where the chroot and caches live (default
+#                   $BCCFLOW_USERLAND_DIR or /var/tmp/bccflow-trixie)
+#   --build-only    create/reuse the root, run scripts/setup.sh and
+#                   scripts/build.sh in it, and stop. The binaries are then
+#                   WORKDIR/root/build/bccflow and WORKDIR/root/build/tests/flowgen
+#                   (stable paths: /build inside the chroot).
+#   --shell         the same mounts, then an interactive shell in the chroot
+#   --force         rebuild the root from scratch even when its stamp matches
+#   -- CTEST_ARGS   passed to scripts/test.sh inside the chroot (default: every
+#                   test but the vm and userland ones, i.e. unit_*, e2e_*,
+#                   fuzz and sanitize), e.g. -- -R '^(unit|e2e)_'
+#
+# The root is `debootstrap --variant=minbase trixie` from Debian's archive
+# (USERLAND_MIRROR, default http://deb.debian.org/debian) plus what the
+# project's own scripts/setup.sh installs in it: that is the proof that
+# setup.sh works on Debian 13. It is cached: WORKDIR/root.stamp records the
+# suite, mirror and a hash of this script and scripts/setup.sh; when they
+# match the root is reused (seconds), otherwise rebuilt. Downloaded .debs are
+# kept in WORKDIR/debs, so a rebuild downloads nothing new. When the chroot's
+# apt lists are older than USERLAND_REFRESH_HOURS (default 24) they are
+# updated and newer trixie packages installed; the installed versions of the
+# packages that matter (libbpfcc, LLVM, gcc, libmicrohttpd, headers) are in
+# WORKDIR/packages.txt and printed on every run.
+#
+# For the run it mounts proc, sys (recursively: cgroup2 at the host's path,
+# tracefs, BTF), dev with a private devpts and /dev/shm, and copies the source
+# tree (git's view of the working tree: tracked and untracked, not ignored
+# files) to /src. It builds in /build. On every exit (error, INT, TERM) it ends
+# the processes it started and any process left inside the root, and unmounts
+# everything under WORKDIR. See tests/userland/README.md. Run as root.
+set -euo pipefail
+
+exec {ERR}>&2
+log() { printf 'userland: %s\n' "$*" >&"$ERR"; }
+die() { printf 'userland: error: %s\n' "$*" >&"$ERR"; exit 1; }
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+SUITE=trixie
+MIRROR=${USERLAND_MIRROR:-http://deb.debian.org/debian}
+REFRESH_H=${USERLAND_REFRESH_HOURS:-24}
+
+mode="test"
+force=${USERLAND_FORCE:-0}
+workdir=${BCCFLOW_USERLAND_DIR:-/var/tmp/bccflow-trixie}
+ctest_args=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build-only) mode=build; shift ;;
+	--shell) mode=shell; shift ;;
+	--force) force=1; shift ;;
+	-h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+	--) shift; ctest_args=("$@"); break ;;
+	-*) die "unknown option $1 (see --help)" ;;
+	*) workdir=$1; shift ;;
+	esac
+done
+[ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, chroot, mounts, BPF)"
+
+T0=$SECONDS
+mkdir -p "$workdir"
+WORKDIR=$(cd "$workdir" && pwd)
+[ "$WORKDIR" != / ] || die "WORKDIR must not be /"
+R=$WORKDIR/root
+LOGS=$WORKDIR/logs
+DEBS=$WORKDIR/debs
+mkdir -p "$LOGS" "$DEBS"
+
+# One run at a time per WORKDIR (a second caller waits).
+exec 9>"$WORKDIR/.lock"
+if ! flock -n 9; then
+	log "another run holds $WORKDIR/.lock; waiting"
+	flock 9
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+APT_Q=(-y -q -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=600 --no-install-recommends)
+
+# Long commands run in the background and are waited for, so that a signal is
+# handled at once (bash runs traps only between commands).
+bgrun() { "$@" & wait "$!"; }
+children_of() { # PID: its child processes' ids
+	local f line ppid
+	for f in /proc/[0-9]*/stat; do
+		{ read -r line <"$f"; } 2>/dev/null || continue
+		read -r _ ppid _ <<<"${line##*) }"
+		[ "$ppid" != "$1" ] || { f=${f#/proc/}; echo "${f%/stat}"; }
+	done
+}
+kill_tree() { # PID: the process and its descendants, by id
+	local c
+	kill -STOP "$1" 2>/dev/null || return 0
+	for c in $(children_of "$1"); do kill_tree "$c"; done
+	kill -TERM "$1" 2>/dev/null
+	kill -CONT "$1" 2>/dev/null || true
+}
+in_root_pids() { # processes whose root directory is the chroot
+	local p r
+	for p in /proc/[0-9]*; do
+		r=$(readlink "$p/root" 2>/dev/null) || continue
+		[ "$r" != "$R" ] || echo "${p#/proc/}"
+	done
+	return 0
+}
+kill_all() {
+	local c i
+	for c in $(children_of $$); do kill_tree "$c"; done
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		c=$(in_root_pids)
+		[ -n "$c" ] || break
+		# shellcheck disable=SC2086
+		if [ "$i" -lt 6 ]; then kill -TERM $c 2>/dev/null; else kill -KILL $c 2>/dev/null; fi
+		sleep 0.5
+	done
+	[ -z "$(in_root_pids)" ] || log "warning: processes still inside $R: $(in_root_pids | paste -sd' ')"
+	wait 2>/dev/null || true
+}
+mounts_under() { # mount points at or below $1, deepest first
+	awk -v r="$1" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/self/mounts | sort -r
+}
+umount_all() {
+	local m
+	for m in $(mounts_under "$WORKDIR"); do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+	done
+	# a recursive bind may have left more behind than the first pass saw
+	for m in $(mounts_under "$WORKDIR"); do umount -l "$m" 2>/dev/null || true; done
+	[ -z "$(mounts_under "$WORKDIR")" ] || log "warning: still mounted: $(mounts_under "$WORKDIR" | paste -sd' ')"
+}
+cleanup() {
+	local rc=$?
+	set +e	# (errexit would end the trap at the first failing test)
+	trap - INT TERM
+	kill_all
+	umount_all
+	[ "$rc" -eq 0 ] || log "FAILED (exit $rc) after $((SECONDS - T0)) s; logs in $LOGS"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+umount_all	# leftovers of a run that was SIGKILLed
+
+# ---- host packages --------------------------------------------------------
+T1=$SECONDS
+missing=()
+for p in debootstrap debian-archive-keyring; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	log "installing host packages: ${missing[*]}"
+	bgrun apt-get update -qq -o DPkg::Lock::Timeout=600 || die "apt-get update failed"
+	bgrun apt-get install "${APT_Q[@]}" "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+fi
+[ -e "/usr/share/debootstrap/scripts/$SUITE" ] ||
+	die "this debootstrap does not know $SUITE (Debian 12's 1.0.128+nmu2+deb12u2 does)"
+
+# ---- the root: reuse or build ----------------------------------------------
+in_root() {
+	chroot "$R" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" DEBIAN_FRONTEND=noninteractive "$@"
+}
+SCRIPTS_HASH=$(cat "$HERE/run.sh" "$SRC/scripts/setup.sh" | sha256sum | cut -c1-16)
+STAMP_TEXT="suite=$SUITE
+mirror=$MIRROR
+scripts=$SCRIPTS_HASH"
+
+reuse=0
+if [ "$force" != 1 ] && [ -f "$WORKDIR/root.stamp" ] && [ -x "$R/usr/bin/apt-get" ] &&
+   [ "$(cat "$WORKDIR/root.stamp")" = "$STAMP_TEXT" ]; then
+	reuse=1
+fi
+
+mount_all() {
+	mount -t proc proc "$R/proc"
+	mount --rbind /sys "$R/sys"
+	mount --make-rslave "$R/sys"
+	mount --bind /dev "$R/dev"
+	mount --make-slave "$R/dev"
+	mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$R/dev/pts"
+	mount --bind "$R/dev/pts/ptmx" "$R/dev/ptmx"
+	mount -t tmpfs -o mode=1777,nosuid,nodev shm "$R/dev/shm"
+	mount --bind "$DEBS" "$R/var/cache/apt/archives"
+}
+
+if [ "$reuse" = 0 ]; then
+	log "building the $SUITE root in $R"
+	rm -f "$WORKDIR/root.stamp" "$WORKDIR/packages.txt"
+	[ -z "$(mounts_under "$WORKDIR")" ] || die "refusing to delete $R: mounts below it"
+	rm -rf --one-file-system "$R"
+	mkdir -p "$R/etc/dpkg/dpkg.cfg.d"
+	# dpkg in the chroot: no fsync, no docs/man/locales
+	cat >"$R/etc/dpkg/dpkg.cfg.d/90-userland" <<-'EOF'
+	force-unsafe-io
+	path-exclude=/usr/share/doc/*
+	path-include=/usr/share/doc/*/copyright
+	path-exclude=/usr/share/man/*
+	path-exclude=/usr/share/info/*
+	path-exclude=/usr/share/locale/*
+	path-exclude=/usr/share/lintian/*
+	EOF
+	log "debootstrap --variant=minbase $SUITE $MIRROR"
+	bgrun debootstrap --variant=minbase --arch=amd64 --components=main --cache-dir="$DEBS" \
+		"$SUITE" "$R" "$MIRROR" >"$LOGS/debootstrap.log" 2>&1 ||
+		{ tail -n 30 "$LOGS/debootstrap.log" >&"$ERR"; die "debootstrap failed (log: $LOGS/debootstrap.log)"; }
+	# apt: trixie with its updates and security suites, as an installed Debian 13 has
+	rm -f "$R/etc/apt/sources.list"
+	sec=${MIRROR%/debian}/debian-security
+	cat >"$R/etc/apt/sources.list.d/debian.sources" <<-EOF
+	Types: deb
+	URIs: $MIRROR
+	Suites: $SUITE $SUITE-updates
+	Components: main
+	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+	Types: deb
+	URIs: $sec
+	Suites: $SUITE-security
+	Components: main
+	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+	EOF
+	# keep downloaded .debs (WORKDIR/debs is bind-mounted on the archives dir)
+	echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' >"$R/etc/apt/apt.conf.d/90-userland-keep"
+	rm -f "$R/etc/apt/apt.conf.d/docker-clean"
+	# no daemon started by a package's postinst (prometheus has one)
+	printf '#!/bin/sh\nexit 101\n' >"$R/usr/sbin/policy-rc.d"
+	chmod 755 "$R/usr/sbin/policy-rc.d"
+	echo "bccflow-$SUITE" >"$R/etc/hostname"
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$R/etc/hosts"
+	mkdir -p "$R/src" "$R/build"
+	printf '%s\n' "$STAMP_TEXT" >"$WORKDIR/root.stamp"
+	T_ROOT=$((SECONDS - T1))
+	log "root built in $T_ROOT s"
+else
+	T_ROOT=$((SECONDS - T1))
+	log "root up to date ($SUITE, scripts $SCRIPTS_HASH), reused in $T_ROOT s"
+fi
+cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
+
+mount_all
+
+# Newer trixie packages, at most every REFRESH_H hours (setup.sh installs only
+# what is missing and never upgrades).
+T1=$SECONDS
+lists=$(find "$R/var/lib/apt/lists" -maxdepth 1 -name '*_InRelease' -mmin -$((REFRESH_H * 60)) 2>/dev/null | head -n1)
+if [ "$reuse" = 1 ] && [ -z "$lists" ]; then
+	log "apt lists older than $REFRESH_H h: apt-get update and upgrade in the chroot"
+	bgrun in_root apt-get update -qq >"$LOGS/upgrade.log" 2>&1 &&
+		bgrun in_root apt-get dist-upgrade "${APT_Q[@]}" >>"$LOGS/upgrade.log" 2>&1 ||
+		{ tail -n 20 "$LOGS/upgrade.log" >&"$ERR"; die "upgrading the chroot failed (log: $LOGS/upgrade.log)"; }
+	in_root apt-get autoclean -qq >/dev/null 2>&1 || true
+fi
+T_REFRESH=$((SECONDS - T1))
+
+# ---- the source tree --------------------------------------------------------
+T1=$SECONDS
+rm -rf --one-file-system "$R/src"
+mkdir -p "$R/src"
+if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	# tracked and untracked files, not ignored ones (build dirs); mtimes kept,
+	# so the build in /build is incremental
+	(cd "$SRC" && git ls-files -z --cached --others --exclude-standard |
+		xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+		tar --null -T - -cf -) | tar -C "$R/src" -xf -
+else
+	tar -C "$SRC" --exclude='./build*' --exclude='./.git' --exclude='__pycache__' -cf - . |
+		tar -C "$R/src" -xf -
+fi
+T_COPY=$((SECONDS - T1))
+
+# ---- run --------------------------------------------------------------------
+versions() {
+	in_root dpkg-query -W -f='${Package} ${Version}\n' libbpfcc libbpfcc-dev 'libllvm*' 'libclang-cpp*' \
+		gcc cmake libmicrohttpd-dev libcmocka-dev 'linux-headers-*-amd64' python3 prometheus clang 2>/dev/null |
+		awk 'NF == 2' | sort || true
+}
+
+T1=$SECONDS
+rc=0
+case "$mode" in
+build)
+	log "scripts/setup.sh in the chroot"
+	bgrun in_root /src/scripts/setup.sh || die "scripts/setup.sh failed in the $SUITE chroot"
+	T_SETUP=$((SECONDS - T1))
+	versions >"$WORKDIR/packages.txt"
+	T1=$SECONDS
+	log "scripts/build.sh in the chroot (build dir /build)"
+	bgrun in_root env BCCFLOW_BUILD_DIR=/build /src/scripts/build.sh ||
+		die "scripts/build.sh failed in the $SUITE chroot"
+	T_BUILD=$((SECONDS - T1))
+	log "packages: $(paste -sd, "$WORKDIR/packages.txt" | sed 's/,/, /g')"
+	log "binaries: $R/build/bccflow $R/build/tests/flowgen"
+	log "done in $((SECONDS - T0)) s (root ${T_ROOT} s, refresh ${T_REFRESH} s, copy ${T_COPY} s," \
+		"setup ${T_SETUP} s, build ${T_BUILD} s)"
+	;;
+shell)
+	log "shell in the chroot (source /src, build /build); exit to unmount"
+	in_root env BCCFLOW_BUILD_DIR=/build bash -l || rc=$?
+	exit "$rc"
+	;;
+test)
+	# scripts/test.sh itself, as on any machine: setup.sh with the test-only
+	# packages, build.sh, ctest; it prints its own part times.
+	log "scripts/test.sh --no-vm --no-userland ${ctest_args[*]} in the chroot"
+	set +e
+	bgrun in_root env BCCFLOW_BUILD_DIR=/build /src/scripts/test.sh --no-vm --no-userland \
+		"${ctest_args[@]}" 2>&1 | tee "$LOGS/test.log" >&"$ERR"
+	rc=${PIPESTATUS[0]}
+	set -e
+	versions >"$WORKDIR/packages.txt"
+	log "packages: $(paste -sd, "$WORKDIR/packages.txt" | sed 's/,/, /g')"
+	parts=$(sed -n 's/^test\.sh: parts: //p' "$LOGS/test.log" | tail -n1)
+	log "done in $((SECONDS - T0)) s (root ${T_ROOT} s, refresh ${T_REFRESH} s, copy ${T_COPY} s;" \
+		"test.sh in the chroot $((SECONDS - T1)) s: ${parts:-?}); exit $rc; log $LOGS/test.log"
+	exit "$rc"
+	;;
+esac
