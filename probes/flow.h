@@ -47,6 +47,21 @@ struct sock_flow {
 
 #define SOCK_FLOW_CLOSED 1
 
+/*
+ * Key of the --laddr/--raddr filter tries (longest-prefix match): the
+ * family as a 32-bit tag, then the address as in struct flow_key, so one
+ * lookup tests every network of a direction. An IPv4 network is entered
+ * twice, as AF_INET and as its IPv4-mapped IPv6 network.
+ */
+struct addr_lpm_key {
+	__u32 prefixlen;	/* ADDR_LPM_TAG_BITS + the network's prefix */
+	__u32 family;
+	__u8 addr[16];
+};
+
+#define ADDR_LPM_TAG_BITS 32
+#define ADDR_LPM_MAX_ENTRIES 16	/* 2 x MAX_CIDR_FILTERS */
+
 /* Per-CPU counters in the "stats" array. */
 enum flow_stat {
 	STAT_EVENTS = 0,	/* events counted into the flow table */

@@ -261,15 +261,28 @@ static int keep_maps(struct loaded *l, void *mod, char *err, size_t errlen)
 	return 0;
 }
 
-static int set_cgroup(void *mod, int cgroup_fd, char *err, size_t errlen)
+static int init_maps(void *mod, const struct map_init *in, int n, char *err, size_t errlen)
 {
-	int fd = bpf_table_fd(mod, "cgroup_filter");
-	int zero = 0;
+	for (int i = 0; i < n; i++) {
+		int fd = bpf_table_fd(mod, in[i].map);
 
-	if (fd < 0 || bpf_update_elem(fd, &zero, &cgroup_fd, BPF_ANY)) {
-		snprintf(err, errlen, "cannot set the --cgroup filter: %s",
-			 fd < 0 ? "the probe text has no cgroup_filter table" : strerror(errno));
-		return -1;
+		if (fd < 0 || bpf_table_key_size(mod, in[i].map) != in[i].key_size ||
+		    bpf_table_leaf_size(mod, in[i].map) != in[i].value_size) {
+			snprintf(err, errlen, "cannot set %s: the probe text has no '%s' table of "
+				 "key/value sizes %zu/%zu", in[i].what, in[i].map, in[i].key_size,
+				 in[i].value_size);
+			return -1;
+		}
+		for (int k = 0; k < in[i].n; k++) {
+			const char *key = (const char *)in[i].keys + k * in[i].key_size;
+			const char *val = (const char *)in[i].values + k * in[i].value_size;
+
+			if (bpf_update_elem(fd, (void *)key, (void *)val, BPF_ANY)) {
+				snprintf(err, errlen, "cannot set %s: %s", in[i].what,
+					 strerror(errno));
+				return -1;
+			}
+		}
 	}
 	return 0;
 }
@@ -303,7 +316,8 @@ static void drop_compiler_code(void)
 }
 
 enum loader_status loader_open(struct loaded *l, const char *text, enum backend b,
-			       const struct kfeatures *f, int cgroup_fd, char *err, size_t errlen)
+			       const struct kfeatures *f, const struct map_init *inits, int ninits,
+			       char *err, size_t errlen)
 {
 	enum loader_status st = LOADER_FAILED;
 	int saved = stdout_to_stderr();
@@ -321,8 +335,7 @@ enum loader_status loader_open(struct loaded *l, const char *text, enum backend 
 		stdout_restore(saved);
 		return LOADER_FAILED;
 	}
-	if (check_layout(mod, f, err, errlen) ||
-	    (cgroup_fd >= 0 && set_cgroup(mod, cgroup_fd, err, errlen)))
+	if (check_layout(mod, f, err, errlen) || init_maps(mod, inits, ninits, err, errlen))
 		st = LOADER_FATAL;
 	else if (!load_and_attach(l, mod, b, err, errlen) && !keep_maps(l, mod, err, errlen))
 		st = LOADER_OK;

@@ -36,13 +36,27 @@ enum loader_status {
 };
 
 /*
+ * Entries the host writes into one of the probe's maps after compiling and
+ * before attaching (the filters' maps): n keys and n values, back to back.
+ */
+struct map_init {
+	const char *map;
+	const char *what;	/* for errors: "the --cgroup filter" */
+	const void *keys;
+	const void *values;
+	size_t key_size, value_size;
+	int n;
+};
+
+/*
  * Compiles text, checks the layouts it read through kernel headers against
- * BTF, loads and attaches the programs of backend b, keeps the map fds and
- * frees the compiler state. cgroup_fd >= 0 fills the --cgroup filter map.
- * On failure nothing stays loaded.
+ * BTF, writes the ninits map_inits, loads and attaches the programs of
+ * backend b, keeps the map fds and frees the compiler state. On failure
+ * nothing stays loaded.
  */
 enum loader_status loader_open(struct loaded *l, const char *text, enum backend b,
-			       const struct kfeatures *f, int cgroup_fd, char *err, size_t errlen);
+			       const struct kfeatures *f, const struct map_init *inits, int ninits,
+			       char *err, size_t errlen);
 void loader_close(struct loaded *l);
 
 #endif

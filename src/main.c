@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter_maps.h"
 #include "kfeatures.h"
 #include "loader.h"
 #include "monitor.h"
@@ -167,8 +168,10 @@ static int start(const struct options *o, const char *src, const struct kfeature
 {
 	enum backend order[4];
 	int n = candidates(o->attach, order);
+	struct filter_maps maps;
 	char why[512];
 
+	filter_maps_build(&maps, o, cgroup_fd);
 	for (int i = 0; i < n; i++) {
 		enum loader_status st;
 		char *text;
@@ -188,7 +191,7 @@ static int start(const struct options *o, const char *src, const struct kfeature
 			free(text);
 			return fflush(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
 		}
-		st = loader_open(l, text, order[i], f, cgroup_fd, why, sizeof(why));
+		st = loader_open(l, text, order[i], f, maps.init, maps.n, why, sizeof(why));
 		free(text);
 		if (st == LOADER_OK)
 			return -1;

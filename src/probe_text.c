@@ -112,60 +112,49 @@ static void add_pid_filter(struct buf *b, const struct probe_config *cfg)
 		buf_printf(b, "if (cgroup_filter.check_current_task(0) != 1) { return 0; }\n\t");
 }
 
-/* Byte tests for key.<field>[off..] against a network under a prefix. */
-static void add_prefix_match(struct buf *b, const char *field, int off,
-			     const unsigned char *net, int prefix)
-{
-	int nbytes = 0;
-
-	for (int i = 0; prefix > 0; i++, prefix -= 8) {
-		unsigned mask = prefix >= 8 ? 0xff : (0xff00u >> prefix) & 0xff;
-
-		buf_printf(b, "%s(key.%s[%d] & 0x%02x) == 0x%02x", nbytes++ ? " && " : "", field,
-			   off + i, mask, net[i] & mask);
-	}
-	if (!nbytes)
-		buf_printf(b, "1");
-}
-
-/* An IPv4 network matches IPv4 and IPv4-mapped IPv6 addresses. */
-static void add_cidr_match(struct buf *b, const char *field, const struct cidr *c)
-{
-	if (c->family == 4) {
-		buf_printf(b, "((key.family == FLOW_AF_INET && ");
-		add_prefix_match(b, field, 0, c->addr, c->prefix);
-		buf_printf(b, ") || (key.family == FLOW_AF_INET6 && FLOW_MAPPED(key.%s) && ", field);
-		add_prefix_match(b, field, 12, c->addr, c->prefix);
-		buf_printf(b, "))");
-	} else {
-		buf_printf(b, "(key.family == FLOW_AF_INET6 && ");
-		add_prefix_match(b, field, 0, c->addr, c->prefix);
-		buf_printf(b, ")");
-	}
-}
-
-static void add_cidr_filter(struct buf *b, const char *field, const struct cidr *list, int n)
+/*
+ * One lookup in the direction's LPM trie (filled by the host, see
+ * addr_filter.c): a fixed, small program whatever the number of networks.
+ * Compare chains made the verifier's work grow with their paths; with
+ * LLVM 19 eight IPv6 networks exceeded its limit.
+ */
+static void add_cidr_filter(struct buf *b, const char *field, int n)
 {
 	if (n == 0)
 		return;
-	buf_printf(b, "if (!(");
-	for (int i = 0; i < n; i++) {
-		buf_printf(b, i ? " || " : "");
-		add_cidr_match(b, field, &list[i]);
-	}
-	buf_printf(b, ")) { return 0; }\n\t");
+	buf_printf(b, "{ struct addr_lpm_key k_ = { .prefixlen = ADDR_LPM_TAG_BITS + 128, "
+		   ".family = key.family }; __builtin_memcpy(k_.addr, key.%s, 16); "
+		   "if (!%s_filter.lookup(&k_)) { return 0; } }\n\t", field, field);
 }
 
-/* The comm is compared byte by byte, NUL included: no user text in C. */
+/* The sets the key filters look up; after flow.h, for struct addr_lpm_key. */
+static void add_filter_maps(struct buf *b, const struct probe_config *cfg)
+{
+	const struct options *f = cfg->filter;
+
+	if (f && f->nports)
+		buf_printf(b, "BPF_HASH(port_filter, u16, u8, %d);\n", MAX_PORT_FILTERS);
+	if (f && f->nladdr)
+		buf_printf(b, "BPF_LPM_TRIE(laddr_filter, struct addr_lpm_key, u8, "
+			      "ADDR_LPM_MAX_ENTRIES);\n");
+	if (f && f->nraddr)
+		buf_printf(b, "BPF_LPM_TRIE(raddr_filter, struct addr_lpm_key, u8, "
+			      "ADDR_LPM_MAX_ENTRIES);\n");
+}
+
+/*
+ * The comm, NUL-padded to 16 bytes as bpf_get_current_comm() leaves it, is
+ * compared as two words (the BPF target has the host's byte order): byte
+ * compares made the verifier's work exceed its limit. No user text in C.
+ */
 static void add_comm_filter(struct buf *b, const char *comm)
 {
-	size_t n = strlen(comm);
+	unsigned long long w[2] = { 0, 0 };
 
-	buf_printf(b, "{ char c_[16] = {}; bpf_get_current_comm(c_, sizeof(c_)); if (");
-	for (size_t i = 0; i <= n; i++)
-		buf_printf(b, "%sc_[%zu] != (char)0x%02x", i ? " || " : "", i,
-			   (unsigned char)comm[i]);
-	buf_printf(b, ") { return 0; } }\n\t");
+	memcpy(w, comm, strnlen(comm, sizeof(w) - 1));
+	buf_printf(b, "{ u64 c_[2] = {}; bpf_get_current_comm(c_, sizeof(c_)); "
+		      "if (c_[0] != 0x%016llxULL || c_[1] != 0x%016llxULL) { return 0; } }\n\t",
+		   w[0], w[1]);
 }
 
 static void add_key_filter(struct buf *b, const struct probe_config *cfg)
@@ -180,15 +169,11 @@ static void add_key_filter(struct buf *b, const struct probe_config *cfg)
 	else if (f->family == 6)
 		buf_printf(b, "if (key.family != FLOW_AF_INET6 || FLOW_MAPPED(key.laddr)) "
 			   "{ return 0; }\n\t");
-	if (f->nports) {
-		buf_printf(b, "if (");
-		for (int i = 0; i < f->nports; i++)
-			buf_printf(b, "%skey.lport != %u && key.rport != %u", i ? " && " : "",
-				   f->ports[i], f->ports[i]);
-		buf_printf(b, ") { return 0; }\n\t");
-	}
-	add_cidr_filter(b, "laddr", f->laddr, f->nladdr);
-	add_cidr_filter(b, "raddr", f->raddr, f->nraddr);
+	if (f->nports)	/* a set: 16 compares made the verifier walk 300k paths */
+		buf_printf(b, "if (!port_filter.lookup(&key.lport) && "
+			      "!port_filter.lookup(&key.rport)) { return 0; }\n\t");
+	add_cidr_filter(b, "laddr", f->nladdr);
+	add_cidr_filter(b, "raddr", f->nraddr);
 }
 
 static bool key_filter_wanted(const struct probe_config *cfg)
@@ -311,6 +296,7 @@ char *probe_text_prepare(const char *src, const char *header, const struct probe
 	add_with_filters(&b, src, inc, cfg, found);
 	buf_add(&b, header, strlen(header));
 	buf_add(&b, "\n", 1);
+	add_filter_maps(&b, cfg);
 	add_with_filters(&b, inc_end, end, cfg, found);
 	if (b.oom) {
 		free(b.s);

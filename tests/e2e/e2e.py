@@ -55,6 +55,21 @@ def held_ids():
     return held
 
 
+def largest_filters(pid=1, port=1001, comm="abcdefghijklmno"):
+    """The most of every filter the options allow (16 pids, 16 ports, 8+8
+    networks of both families, a 15-byte comm), letting pid, port and
+    loopback (IPv4, mapped and ::1) through."""
+    pids = [pid] + [p for p in range(2, 40) if p != pid][:15]
+    ports = [port] + [p for p in range(1001, 1040) if p != port][:15]
+    nets = ["127.0.0.0/8", "::ffff:127.0.0.0/104", "::1/128", "10.0.0.0/8",
+            "192.168.1.0/24", "2001:db8::/32", "fe80::/10", "fd00:1:2:3::/64"]
+    args = ["-p", ",".join(map(str, pids)), "--port", ",".join(map(str, ports)),
+            "--comm", comm]
+    for n in nets:
+        args += ["--laddr", n, "--raddr", n]
+    return args
+
+
 class Monitor:
     """A running bccflow; stop() returns (records or lines, stderr, rc)."""
 

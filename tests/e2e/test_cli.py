@@ -8,7 +8,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from e2e import BCCFLOW, COMPILE_PROBE, E2ETest  # noqa: E402
+from e2e import BCCFLOW, COMPILE_PROBE, E2ETest, largest_filters  # noqa: E402
 
 BAD = [
     (["0"], "interval"),
@@ -155,6 +155,30 @@ class Cli(E2ETest):
                 got = set(c.stdout.split())
                 self.assertTrue(want <= got, got)
                 self.assertIn("tracepoint__sock__inet_sock_set_state", got)
+
+    def test_largest_filter_set_is_cheap_to_verify(self):
+        """Every filter at its maximum must stay far from the verifier's
+        1,000,000-instruction limit on every compiler BCC uses (compare chains
+        exceeded it with LLVM 19). fentry cannot load on a kernel that
+        refuses it; every other program must load here."""
+        limit = 150000
+        for backend in ("raw-tracepoint", "tracepoint", "kprobe", "fentry"):
+            with self.subTest(backend=backend), tempfile.NamedTemporaryFile("w") as f:
+                p = run(["--ebpf", "--attach", backend] + largest_filters() + ["1"])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                f.write(p.stdout)
+                f.flush()
+                c = subprocess.run([COMPILE_PROBE, "--load", f.name], capture_output=True,
+                                   text=True, timeout=120)
+                self.assertEqual(c.returncode, 0, c.stderr[-2000:])
+                rows = dict(l.split(None, 1) for l in c.stdout.splitlines())
+                self.assertTrue(rows)
+                for prog, res in sorted(rows.items()):
+                    print("verifier: %s %s: %s" % (backend, prog, res), file=sys.stderr)
+                    if res == "refused 1" and prog.startswith("kretfunc__"):
+                        continue  # EPERM: this kernel refuses fentry programs
+                    self.assertRegex(res, r"^\d+$", "%s refused: %s" % (prog, c.stderr[-1500:]))
+                    self.assertLess(int(res), limit, prog)
 
     def test_article_teaching_variant_compiles(self):
         """probes/article.bpf.c: the article's own hooks, runnable with --probe."""

@@ -16,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from e2e import (AUTO_ATTACH, BCCFLOW, FLOWGEN, E2ETest, Monitor, expected_flows, flow_sums,  # noqa: E402
-                 flowgen)
+                 flowgen, largest_filters)
 
 CGROUP2 = next((p for p in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup")
                 if os.path.exists(os.path.join(p, "cgroup.procs")) and
@@ -88,6 +88,35 @@ class Filters(E2ETest):
         self.assertTrue(all(port in (r["lport"], r["rport"]) for r in flows))
         self.assertEqual(sum(r["tx_bytes"] for r in flows), 4321)
         self.assertEqual(sum(r["rx_bytes"] for r in flows), 4321)
+
+    def test_largest_filter_set_counts_exactly(self):
+        """All filters at their maximum load and pass exactly the traffic that
+        matches all of them: this process, its listener's port, loopback."""
+        import socket
+        comm = open("/proc/self/comm").read().strip()
+        for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            with self.subTest(family=fam):
+                l = socket.socket(fam)
+                l.bind((host, 0))
+                port = l.getsockname()[1]
+                l.listen()
+                m = Monitor(*largest_filters(os.getpid(), port, comm), "1")
+                c = socket.create_connection((host, port))
+                a, _ = l.accept()
+                for src, dst, size in ((c, a, 54321), (a, c, 1234)):
+                    src.sendall(b"q" * size)
+                    n = 0
+                    while n < size:
+                        n += len(dst.recv(65536))
+                gen(*names(), "--tx", 1000)  # other processes and ports: filtered out
+                time.sleep(1.2)
+                self.assertEqual(m.stop(), 0)
+                for s in (c, a, l):
+                    s.close()
+                flows = m.records("flow")
+                self.assertEqual({r["pid"] for r in flows}, {os.getpid()})
+                self.assertEqual(sum(r["tx_bytes"] for r in flows), 54321 + 1234)
+                self.assertEqual(sum(r["rx_bytes"] for r in flows), 54321 + 1234)
 
     def test_addr_filters_and_families(self):
         cases = [

@@ -1,28 +1,72 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Test helper: compiles a prepared probe text (bccflow --ebpf output) with
- * libbcc and lists its programs, without loading any. Proves the kprobe and
- * fentry variants compile on a host that cannot run them. Needs root (libbcc
- * creates the maps).
+ * libbcc and lists its programs, without attaching any. Proves the kprobe
+ * and fentry variants compile on a host that cannot run them. Needs root
+ * (libbcc creates the maps).
+ *
+ * With --load, also loads each program whose type is given by its name
+ * prefix (never attaches it) and prints "NAME PROCESSED" or "NAME refused
+ * ERRNO": PROCESSED is the verifier's count of instructions it walked, the
+ * number its complexity limit (1,000,000) applies to.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/bpf.h>
 #include <bcc/bcc_common.h>
+
+#define LOG_STATS 4	/* BPF_LOG_STATS: only the verifier's totals */
+
+static int type_of(const char *name)
+{
+	if (!strncmp(name, "tracepoint__", 12))
+		return BPF_PROG_TYPE_TRACEPOINT;
+	if (!strncmp(name, "raw_tracepoint__", 16))
+		return BPF_PROG_TYPE_RAW_TRACEPOINT;
+	if (!strncmp(name, "kfunc__", 7) || !strncmp(name, "kretfunc__", 10))
+		return BPF_PROG_TYPE_TRACING;
+	return BPF_PROG_TYPE_KPROBE;
+}
+
+static void load(void *mod, const char *name)
+{
+	static char log[1 << 16];
+	const char *p;
+	int fd;
+
+	log[0] = '\0';
+	fd = bcc_func_load(mod, type_of(name), name, bpf_function_start(mod, name),
+			   (int)bpf_function_size(mod, name), bpf_module_license(mod),
+			   bpf_module_kern_version(mod), LOG_STATS, log, sizeof(log), NULL, -1);
+	p = strstr(log, "processed ");
+	if (fd < 0)
+		printf("%s refused %d\n", name, -fd);
+	else if (p)
+		printf("%s %ld\n", name, strtol(p + 10, NULL, 10));
+	else
+		printf("%s unknown\n", name);
+	if (fd >= 0)
+		close(fd);
+}
 
 int main(int argc, char **argv)
 {
 	static char text[1 << 20];
+	int do_load = argc == 3 && !strcmp(argv[1], "--load");
 	size_t n;
 	FILE *f;
 	void *mod;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: compile_probe FILE\n");
+	if (argc != 2 && !do_load) {
+		fprintf(stderr, "usage: compile_probe [--load] FILE\n");
 		return 2;
 	}
-	f = fopen(argv[1], "r");
+	f = fopen(argv[argc - 1], "r");
 	if (!f) {
-		perror(argv[1]);
+		perror(argv[argc - 1]);
 		return 2;
 	}
 	n = fread(text, 1, sizeof(text) - 1, f);
@@ -31,8 +75,12 @@ int main(int argc, char **argv)
 	mod = bpf_module_create_c_from_string(text, 0, NULL, 0, false, NULL);
 	if (!mod)
 		return 1;
-	for (size_t i = 0; i < bpf_num_functions(mod); i++)
-		printf("%s\n", bpf_function_name(mod, i));
+	for (size_t i = 0; i < bpf_num_functions(mod); i++) {
+		if (do_load)
+			load(mod, bpf_function_name(mod, i));
+		else
+			printf("%s\n", bpf_function_name(mod, i));
+	}
 	bpf_module_destroy(mod);
 	return 0;
 }
