@@ -13,63 +13,9 @@
 
 #include "../probes/flow.h"
 #include "btf.h"
+#include "hook_name.h"
 #include "kfeatures.h"
 #include "loader.h"
-
-enum hook_kind {
-	HOOK_TRACEPOINT,
-	HOOK_KPROBE,
-	HOOK_KRETPROBE,
-	HOOK_FENTRY,
-	HOOK_FEXIT,
-	HOOK_RAW_TRACEPOINT,
-};
-
-/*
- * A program's name says where it goes, as with BCC's Python auto-attach:
- * tracepoint__CAT__EVENT, raw_tracepoint__EVENT, kprobe__FN, kretprobe__FN,
- * kfunc__FN, kretfunc__FN.
- * So a --probe text may hook other functions (see probes/article.bpf.c).
- */
-struct hook {
-	enum hook_kind kind;
-	char target[128];	/* "cat:event" or kernel function */
-};
-
-static const struct {
-	const char *prefix;
-	enum hook_kind kind;
-} prefixes[] = {
-	{ "tracepoint__", HOOK_TRACEPOINT },
-	{ "raw_tracepoint__", HOOK_RAW_TRACEPOINT },
-	{ "kprobe__", HOOK_KPROBE },
-	{ "kretprobe__", HOOK_KRETPROBE },
-	{ "kfunc__", HOOK_FENTRY },
-	{ "kretfunc__", HOOK_FEXIT },
-};
-
-/* false for functions that are not programs to attach */
-static bool classify(const char *func, struct hook *h)
-{
-	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-		size_t n = strlen(prefixes[i].prefix);
-		const char *sep;
-
-		if (strncmp(func, prefixes[i].prefix, n) || !func[n])
-			continue;
-		h->kind = prefixes[i].kind;
-		snprintf(h->target, sizeof(h->target), "%s", func + n);
-		if (h->kind != HOOK_TRACEPOINT)
-			return true;
-		sep = strstr(h->target, "__");	/* CAT__EVENT -> CAT:EVENT */
-		if (!sep || sep == h->target || !sep[2])
-			return false;
-		memmove(h->target + (sep - h->target) + 1, sep + 2, strlen(sep + 2) + 1);
-		h->target[sep - h->target] = ':';
-		return true;
-	}
-	return false;
-}
 
 /* libbcc prints to stdout on some paths; stdout carries only our output. */
 static int stdout_to_stderr(void)
@@ -157,7 +103,7 @@ static int attach_one(const struct hook *h, int prog, struct link *lk, char *err
 	const char *ev;
 
 	lk->prog_fd = prog;
-	lk->kind = h->kind;
+	lk->hook = *h;
 	switch (h->kind) {
 	case HOOK_TRACEPOINT:
 		ev = strchr(h->target, ':');
@@ -192,8 +138,8 @@ static int attach_one(const struct hook *h, int prog, struct link *lk, char *err
 static void detach_one(struct link *lk)
 {
 	if (lk->fd >= 0) {
-		if (lk->kind == HOOK_FENTRY || lk->kind == HOOK_FEXIT ||
-		    lk->kind == HOOK_RAW_TRACEPOINT) {
+		if (lk->hook.kind == HOOK_FENTRY || lk->hook.kind == HOOK_FEXIT ||
+		    lk->hook.kind == HOOK_RAW_TRACEPOINT) {
 			close(lk->fd);
 		} else {
 			/* disable + close first: a PMU kprobe lives as long as its fd */
@@ -219,7 +165,7 @@ static int load_and_attach(struct loaded *l, void *mod, enum backend b, char *er
 		struct hook h;
 		int prog;
 
-		if (!classify(func, &h))
+		if (!hook_parse(func, &h))
 			continue;
 		if (l->nlinks == LOADER_MAX_LINKS) {
 			snprintf(err, errlen, "probe text has more than %d programs", LOADER_MAX_LINKS);
@@ -364,4 +310,13 @@ void loader_close(struct loaded *l)
 	if (l->stats_fd >= 0)
 		close(l->stats_fd);
 	l->flows_fd = l->closed_fd = l->tuples_fd = l->socks_fd = l->stats_fd = -1;
+}
+
+void loader_describe(const struct loaded *l, char *out, size_t len)
+{
+	struct hook hooks[LOADER_MAX_LINKS];
+
+	for (int i = 0; i < l->nlinks; i++)
+		hooks[i] = l->links[i].hook;
+	hook_describe(hooks, l->nlinks, out, len);
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "hook_name.h"
 #include "opts.h"
 
 #define LOADER_MAX_LINKS 16
@@ -14,7 +15,7 @@ struct kfeatures;
 struct link {
 	int prog_fd;
 	int fd;			/* perf event or bpf link */
-	int kind;		/* enum hook_kind in loader.c */
+	struct hook hook;	/* where it is attached */
 	char ev_name[160];	/* kprobe event name, for detach */
 };
 
@@ -58,5 +59,8 @@ enum loader_status loader_open(struct loaded *l, const char *text, enum backend 
 			       const struct kfeatures *f, const struct map_init *inits, int ninits,
 			       char *err, size_t errlen);
 void loader_close(struct loaded *l);
+
+/* What l is attached to, for people: from the programs, not the backend. */
+void loader_describe(const struct loaded *l, char *out, size_t len);
 
 #endif

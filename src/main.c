@@ -69,20 +69,6 @@ static long read_pid_max(void)
 	return v;
 }
 
-static const char *hook_summary(enum backend b)
-{
-	switch (b) {
-	case BACKEND_FENTRY:
-		return "fexit on tcp_sendmsg, tcp_recvmsg";
-	case BACKEND_KPROBE:
-		return "kprobe+kretprobe on tcp_sendmsg, tcp_recvmsg";
-	case BACKEND_RAW_TRACEPOINT:
-		return "raw tracepoints sock_send_length, sock_recv_length";
-	default:
-		return "tracepoints sock:sock_send_length, sock:sock_recv_length";
-	}
-}
-
 /* Backends to try, in order; returns how many. */
 static int candidates(enum backend want, enum backend out[4])
 {
@@ -228,8 +214,11 @@ static int run(const struct options *o, const char *src, int cgroup_fd,
 	}
 	rc = start(o, src, &f, cgroup_fd, &l);
 	if (rc < 0) {
+		char hooks[512];
+
+		loader_describe(&l, hooks, sizeof(hooks));
 		fprintf(stderr, "bccflow: counting TCP bytes with %s (%s)%s\n",
-			backend_name(l.backend), hook_summary(l.backend),
+			backend_name(l.backend), hooks,
 			o->output == OUTPUT_TABLE ? "; Ctrl-C to stop" : "");
 		rc = exiting ? EXIT_SUCCESS : monitor_run(o, &l, prom);
 		loader_close(&l);

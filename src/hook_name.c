@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+
+#include "hook_name.h"
+
+static const struct {
+	const char *prefix, *name;
+} kinds[HOOK_NKINDS] = {
+	[HOOK_TRACEPOINT] = { "tracepoint__", "tracepoint" },
+	[HOOK_RAW_TRACEPOINT] = { "raw_tracepoint__", "raw tracepoint" },
+	[HOOK_KPROBE] = { "kprobe__", "kprobe" },
+	[HOOK_KRETPROBE] = { "kretprobe__", "kretprobe" },
+	[HOOK_FENTRY] = { "kfunc__", "fentry" },
+	[HOOK_FEXIT] = { "kretfunc__", "fexit" },
+};
+
+bool hook_parse(const char *func, struct hook *h)
+{
+	for (int k = 0; k < HOOK_NKINDS; k++) {
+		size_t n = strlen(kinds[k].prefix);
+		const char *rest = func + n, *sep;
+
+		if (strncmp(func, kinds[k].prefix, n) || !*rest)
+			continue;
+		if ((k == HOOK_FENTRY || k == HOOK_FEXIT) && !strncmp(rest, "vmlinux__", 9) &&
+		    rest[9])
+			rest += 9;
+		h->kind = (enum hook_kind)k;
+		if (snprintf(h->target, sizeof(h->target), "%s", rest) >= (int)sizeof(h->target))
+			return false;
+		if (k != HOOK_TRACEPOINT)
+			return true;
+		sep = strstr(h->target, "__");	/* CAT__EVENT -> CAT:EVENT */
+		if (!sep || sep == h->target || !sep[2])
+			return false;
+		memmove(h->target + (sep - h->target) + 1, sep + 2, strlen(sep + 2) + 1);
+		h->target[sep - h->target] = ':';
+		return true;
+	}
+	return false;
+}
+
+/* The kind's targets in attach order, comma separated (no duplicates). */
+static void targets_of(const struct hook *hooks, int n, enum hook_kind k, char *out, size_t len)
+{
+	size_t used = 0;
+
+	*out = '\0';
+	for (int i = 0; i < n; i++) {
+		bool seen = false;
+
+		if (hooks[i].kind != k)
+			continue;
+		for (int j = 0; j < i && !seen; j++)
+			seen = hooks[j].kind == k && !strcmp(hooks[j].target, hooks[i].target);
+		if (!seen && used < len)
+			used += (size_t)snprintf(out + used, len - used, "%s%s", used ? ", " : "",
+						 hooks[i].target);
+	}
+}
+
+void hook_describe(const struct hook *hooks, int n, char *out, size_t len)
+{
+	char t[HOOK_NKINDS][512];
+	bool done[HOOK_NKINDS] = { false };
+	size_t used = 0;
+
+	*out = '\0';
+	for (int k = 0; k < HOOK_NKINDS; k++)
+		targets_of(hooks, n, (enum hook_kind)k, t[k], sizeof(t[k]));
+	for (int k = 0; k < HOOK_NKINDS && used < len; k++) {
+		if (!*t[k] || done[k])
+			continue;
+		used += (size_t)snprintf(out + used, len - used, "%s%s", used ? "; " : "",
+					 kinds[k].name);
+		/* kinds on the same functions share one list: kprobe+kretprobe */
+		for (int j = k + 1; j < HOOK_NKINDS && used < len; j++) {
+			if (strcmp(t[j], t[k]))
+				continue;
+			done[j] = true;
+			used += (size_t)snprintf(out + used, len - used, "+%s", kinds[j].name);
+		}
+		if (used < len)
+			used += (size_t)snprintf(out + used, len - used, " on %s", t[k]);
+	}
+}
