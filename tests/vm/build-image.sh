@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Build (or reuse) a Debian bookworm guest image that boots Debian's own 6.1
-# kernel under QEMU, for testing the kprobe and fentry backends.
+# Build (or reuse) a Debian guest image that boots Debian's own kernel under
+# QEMU, for testing the kprobe and fentry backends: bookworm (Debian 12, 6.1,
+# the default) or trixie (Debian 13, 6.12).
 #
-#   tests/vm/build-image.sh WORKDIR
+#   tests/vm/build-image.sh WORKDIR [SUITE]      (SUITE: bookworm | trixie)
 #
 # Produces WORKDIR/rootfs.img (ext4), WORKDIR/vmlinuz (+ vmlinux, the same
 # kernel uncompressed, which boots faster), WORKDIR/initrd.img and
@@ -11,9 +12,19 @@
 # mirror, hash of these scripts) matches, the image is reused (~3 s) and
 # nothing is downloaded. See tests/vm/README.md.
 #
+# Versions come from the host's apt lists when the host's sources carry SUITE
+# (bookworm here; libbpfcc is then pinned to the host's installed version),
+# else from SUITE's own lists, fetched into WORKDIR/apt (refreshed when older
+# than 6 hours; libbpfcc is then SUITE's candidate or VM_LIBBPFCC_VERSION).
+#
 # Environment:
+#   VM_SUITE           SUITE when the argument is not given (default bookworm)
+#   VM_LIBBPFCC_VERSION  pin libbpfcc (default: see above)
 #   VM_EXTRA_PACKAGES  extra guest packages, space separated (e.g. "libcmocka0")
-#   VM_MIRROR          Debian mirror for debootstrap (default: the host's apt one)
+#   VM_MIRROR          Debian mirror (default: the host's apt one for SUITE, else
+#                      http://deb.debian.org/debian)
+#   VM_SECURITY_MIRROR security mirror when SUITE's lists are fetched
+#                      (default http://deb.debian.org/debian-security)
 #   VM_KEEP_BUILD=1    keep WORKDIR/build (the unpacked rootfs) for inspection
 #   VM_FORCE=1         rebuild even when the stamp matches
 set -euo pipefail
@@ -24,11 +35,17 @@ exec {ERR}>&2
 log() { printf 'build-image: %s\n' "$*" >&"$ERR"; }
 die() { printf 'build-image: error: %s\n' "$*" >&"$ERR"; exit 1; }
 
-[ $# -eq 1 ] || die "usage: $0 WORKDIR"
+[ $# -ge 1 ] && [ $# -le 2 ] || die "usage: $0 WORKDIR [SUITE]"
 [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, chroot)"
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SUITE=bookworm
+SUITE=${2:-${VM_SUITE:-bookworm}}
+# per suite: runtime packages whose names differ (the bccflow binary needs them)
+case $SUITE in
+bookworm) SUITE_PKGS=(libmicrohttpd12) ;;
+trixie) SUITE_PKGS=(libmicrohttpd12t64) ;;
+*) die "unsupported SUITE '$SUITE' (bookworm or trixie)" ;;
+esac
 T0=$SECONDS
 
 mkdir -p "$1"
@@ -67,7 +84,7 @@ kill_children() {
 }
 
 # ---- host packages --------------------------------------------------------
-host_pkgs=(qemu-system-x86 debootstrap e2fsprogs cpio gzip xz-utils debian-archive-keyring)
+host_pkgs=(qemu-system-x86 debootstrap e2fsprogs cpio gzip xz-utils zstd debian-archive-keyring)
 lists_fresh() {
 	# apt lists younger than 6 hours count as fresh (a fresh machine has none)
 	[ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*_InRelease' -mmin -360 2>/dev/null | head -n1)" ]
@@ -85,42 +102,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	bgrun apt-get install "${APT_Q[@]}" "${missing[@]}" >/dev/null ||
 		die "apt-get install ${missing[*]} failed"
 fi
-lists_fresh || apt_update
 T_HOSTPKG=$((SECONDS - T0))
 
 # ---- resolve versions -----------------------------------------------------
-# (apt-cache is called as few times as possible: with the package cache
-# disabled, as in Debian's docker images, each call re-reads all the lists)
-candidate() { # PKG <policy output>
-	awk -v p="$1:" '$1 == p {f = 1; next} f && /Candidate:/ {print $2; exit}' <<<"$2"
-}
-
-resolve() {
-	local pol
-	KIMG=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-	[ -n "$KIMG" ] || return 1
-	KVER=${KIMG#linux-image-}
-	KHDR=linux-headers-$KVER
-	KCOMMON=linux-headers-${KVER%-amd64}-common
-	pol=$(apt-cache policy "$KIMG" "$KHDR" "$KCOMMON" libbpfcc 2>/dev/null)
-	KIMG_V=$(candidate "$KIMG" "$pol")
-	KHDR_V=$(candidate "$KHDR" "$pol")
-	KCOMMON_V=$(candidate "$KCOMMON" "$pol")
-	# libbpfcc pinned to what the host has (the bccflow binary is linked to it)
-	BCC_V=$(dpkg-query -W -f='${Version}' libbpfcc 2>/dev/null || true)
-	[ -n "$BCC_V" ] || BCC_V=$(candidate libbpfcc "$pol")
-	local v
-	for v in "$KIMG_V" "$KHDR_V" "$KCOMMON_V" "$BCC_V"; do
-		[ -n "$v" ] && [ "$v" != "(none)" ] || return 1
-	done
-}
-if ! resolve; then
-	[ "$updated" = 1 ] || { apt_update; resolve; } ||
-		die "cannot resolve the kernel/headers/libbpfcc versions from the host's apt lists"
-fi
-[ "$KIMG_V" = "$KHDR_V" ] || die "$KIMG ($KIMG_V) and $KHDR ($KHDR_V) versions differ"
-
 # Mirror: the one the host's apt uses for $SUITE (deb822 or one-line format).
 host_mirror() {
 	local f
@@ -138,16 +122,87 @@ host_mirror() {
 			if ($(i+1) == s) { print $i; exit } }' "$f"
 	done | head -n1
 }
-MIRROR=${VM_MIRROR:-$(host_mirror)}
+HOST_MIRROR=$(host_mirror)
+MIRROR=${VM_MIRROR:-$HOST_MIRROR}
 [ -n "$MIRROR" ] || MIRROR=http://deb.debian.org/debian
 
+# When the host's sources do not carry $SUITE, apt runs with SUITE's own
+# sources and lists in $WORKDIR/apt (APTO: the options that say so).
+APTO=()
+APTDIR=
+if [ -z "$HOST_MIRROR" ]; then
+	APTDIR=$WORKDIR/apt
+	SECURITY=${VM_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+	mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial" "$APTDIR/none"
+	: >"$APTDIR/status"
+	kr=/usr/share/keyrings/debian-archive-keyring.gpg
+	printf 'deb [signed-by=%s] %s %s main\n' "$kr" "$MIRROR" "$SUITE" "$kr" "$MIRROR" "$SUITE-updates" \
+		"$kr" "$SECURITY" "$SUITE-security" >"$APTDIR/sources.list.new"
+	cmp -s "$APTDIR/sources.list.new" "$APTDIR/sources.list" ||
+		{ mv "$APTDIR/sources.list.new" "$APTDIR/sources.list"; rm -f "$APTDIR"/lists/*_*; }
+	rm -f "$APTDIR/sources.list.new"
+	APTO=(-o "Dir::Etc::SourceList=$APTDIR/sources.list" -o "Dir::Etc::SourceParts=$APTDIR/none"
+		-o "Dir::Etc::Preferences=$APTDIR/none/x" -o "Dir::Etc::PreferencesParts=$APTDIR/none"
+		-o "Dir::State::Lists=$APTDIR/lists" -o "Dir::State::status=$APTDIR/status"
+		-o "Dir::Cache=$APTDIR/cache" -o APT::Architectures::=amd64 -o Acquire::Languages=none)
+	if [ -z "$(find "$APTDIR/lists" -maxdepth 1 -name '*_InRelease' -mmin -360 2>/dev/null | head -n1)" ]; then
+		log "apt-get update for $SUITE (lists in $APTDIR)"
+		bgrun apt-get "${APTO[@]}" update -qq -o DPkg::Lock::Timeout=600 ||
+			die "apt-get update of $SUITE's lists failed"
+	fi
+else
+	lists_fresh || apt_update
+fi
+
+# (apt-cache is called as few times as possible: with the package cache
+# disabled, as in Debian's docker images, each call re-reads all the lists)
+candidate() { # PKG <policy output>
+	awk -v p="$1:" '$1 == p {f = 1; next} f && /Candidate:/ {print $2; exit}' <<<"$2"
+}
+
+resolve() {
+	local pol
+	KIMG=$(apt-cache "${APTO[@]}" depends linux-image-amd64 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+	[ -n "$KIMG" ] || return 1
+	KVER=${KIMG#linux-image-}
+	KHDR=linux-headers-$KVER
+	KCOMMON=linux-headers-${KVER%-amd64}-common
+	pol=$(apt-cache "${APTO[@]}" policy "$KIMG" "$KHDR" "$KCOMMON" libbpfcc 2>/dev/null)
+	KIMG_V=$(candidate "$KIMG" "$pol")
+	KHDR_V=$(candidate "$KHDR" "$pol")
+	KCOMMON_V=$(candidate "$KCOMMON" "$pol")
+	# libbpfcc pinned to what the host has (the bccflow binary is linked to it),
+	# or for another suite than the host's, that suite's (the binary is built there)
+	BCC_V=${VM_LIBBPFCC_VERSION:-}
+	[ -n "$BCC_V" ] || [ -n "$APTDIR" ] || BCC_V=$(dpkg-query -W -f='${Version}' libbpfcc 2>/dev/null || true)
+	[ -n "$BCC_V" ] || BCC_V=$(candidate libbpfcc "$pol")
+	local v
+	for v in "$KIMG_V" "$KHDR_V" "$KCOMMON_V" "$BCC_V"; do
+		[ -n "$v" ] && [ "$v" != "(none)" ] || return 1
+	done
+}
+if ! resolve; then
+	if [ -n "$APTDIR" ]; then
+		log "apt-get update for $SUITE (lists in $APTDIR)"
+		bgrun apt-get "${APTO[@]}" update -qq -o DPkg::Lock::Timeout=600 &&
+			resolve || die "cannot resolve the kernel/headers/libbpfcc versions from $SUITE's apt lists"
+	else
+		[ "$updated" = 1 ] || { apt_update; resolve; } ||
+			die "cannot resolve the kernel/headers/libbpfcc versions from the host's apt lists"
+	fi
+fi
+[ "$KIMG_V" = "$KHDR_V" ] || die "$KIMG ($KIMG_V) and $KHDR ($KHDR_V) versions differ"
+
+
 EXTRA=${VM_EXTRA_PACKAGES:-}
-GUEST_PKGS=("libbpfcc=$BCC_V" libbpf1 libmicrohttpd12 iproute2 kmod procps busybox-static bpftool)
+GUEST_PKGS=("libbpfcc=$BCC_V" libbpf1 "${SUITE_PKGS[@]}" iproute2 kmod procps busybox-static bpftool)
 # shellcheck disable=SC2206
 [ -z "$EXTRA" ] || GUEST_PKGS+=($EXTRA)
 
 SCRIPTS_HASH=$(cat "$HERE/build-image.sh" "$HERE/guest-init.sh" "$HERE/initrd-init.sh" | sha256sum | cut -c1-16)
-STAMP_TEXT="kernel=$KIMG=$KIMG_V
+STAMP_TEXT="suite=$SUITE
+kernel=$KIMG=$KIMG_V
 headers=$KHDR=$KHDR_V $KCOMMON=$KCOMMON_V
 libbpfcc=$BCC_V
 packages=${GUEST_PKGS[*]}
@@ -218,13 +273,15 @@ kernel_stage() {
 	set -e
 	mkdir -p "$BUILD/debs" "$K"
 	cd "$BUILD/debs"
-	apt-get download -q "$KIMG=$KIMG_V" "$KHDR=$KHDR_V" "$KCOMMON=$KCOMMON_V"
+	apt-get "${APTO[@]}" download -q "$KIMG=$KIMG_V" "$KHDR=$KHDR_V" "$KCOMMON=$KCOMMON_V"
 	for deb in "$BUILD"/debs/*.deb; do
 		dpkg-deb --fsys-tarfile "$deb" | tar -C "$K" -x --exclude='./usr/share/*'
 	done
 	cd "$BUILD"
 	rm -rf "$BUILD/debs"
 	# modules no guest of ours loads: hardware drivers and sound
+	# (bookworm's packages have them in /lib/modules, trixie's in /usr/lib/modules)
+	[ ! -d "$K/usr/lib/modules/$KVER" ] || { mkdir -p "$K/lib/modules"; mv "$K/usr/lib/modules/$KVER" "$K/lib/modules/"; }
 	local M=$K/lib/modules/$KVER/kernel d
 	for d in "$M"/drivers/*; do
 		case ${d##*/} in virtio|block|net|char|md|nvdimm) ;; *) rm -rf "$d" ;; esac
@@ -232,7 +289,7 @@ kernel_stage() {
 	for d in "$M"/drivers/net/*/; do
 		case $(basename "$d") in team|bonding|ipvlan|vxlan|netdevsim) ;; *) rm -rf "$d" ;; esac
 	done
-	rm -rf "$M/sound" "$M/lib/test_bpf.ko"
+	rm -rf "$M/sound" "$M"/lib/test_bpf.ko*
 }
 log "downloading and unpacking $KIMG $KHDR $KCOMMON ($KIMG_V) in the background"
 kernel_stage >"$LOGS/kernel.log" 2>&1 &
@@ -245,10 +302,13 @@ bgrun debootstrap --variant=minbase --arch=amd64 --components=main "$SUITE" "$R"
 	{ tail -n 30 "$LOGS/debootstrap.log" >&2; die "debootstrap failed (log: $LOGS/debootstrap.log)"; }
 T_DEBOOTSTRAP=$((SECONDS - T1))
 
-# apt inside the chroot: same sources, configuration and (fresh) lists as the host
+# apt inside the chroot: same sources, configuration and (fresh) lists as the
+# host, or $SUITE's own (APTDIR)
 T1=$SECONDS
 rm -f "$R/etc/apt/sources.list"
-if [ -r /etc/apt/sources.list.d/debian.sources ]; then
+if [ -n "$APTDIR" ]; then
+	cp "$APTDIR/sources.list" "$R/etc/apt/sources.list"
+elif [ -r /etc/apt/sources.list.d/debian.sources ]; then
 	cp /etc/apt/sources.list.d/debian.sources "$R/etc/apt/sources.list.d/"
 elif [ -r /etc/apt/sources.list ]; then
 	grep -E '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list >"$R/etc/apt/sources.list" || true
@@ -258,7 +318,9 @@ fi
 for d in apt.conf.d auth.conf.d; do
 	[ -d "/etc/apt/$d" ] && cp -a "/etc/apt/$d/." "$R/etc/apt/$d/" 2>/dev/null || true
 done
-cp -a /var/lib/apt/lists/*_dists_* "$R/var/lib/apt/lists/" 2>/dev/null || true
+LISTS=/var/lib/apt/lists
+[ -z "$APTDIR" ] || LISTS=$APTDIR/lists
+cp -a "$LISTS"/*_dists_* "$R/var/lib/apt/lists/" 2>/dev/null || true
 cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
 printf '#!/bin/sh\nexit 101\n' >"$R/usr/sbin/policy-rc.d"
 chmod 755 "$R/usr/sbin/policy-rc.d"
@@ -317,22 +379,49 @@ install -m 755 "$HERE/initrd-init.sh" "$I/init"
 for mod in virtio_pci virtio_blk ext4 9pnet_virtio 9p; do
 	chroot "$R" modprobe -S "$KVER" --show-depends "$mod" | awk '$1 == "insmod" {print $2}'
 done | awk '!seen[$0]++ && !/crc32c-intel/' | while read -r ko; do
-	cp "$R$ko" "$I/lib/modules/"
-	echo "${ko##*/}" >>"$I/modules"
+	# busybox insmod reads plain .ko files only: trixie's .ko.xz are unpacked
+	base=${ko##*/}
+	case $ko in
+	*.ko.xz) base=${base%.xz}; xz -dc "$R$ko" >"$I/lib/modules/$base" ;;
+	*.ko.zst) base=${base%.zst}; zstd -qdc "$R$ko" >"$I/lib/modules/$base" ;;
+	*.ko.gz) base=${base%.gz}; gzip -dc "$R$ko" >"$I/lib/modules/$base" ;;
+	*) cp "$R$ko" "$I/lib/modules/" ;;
+	esac || die "cannot put $ko in the initrd"
+	echo "$base" >>"$I/modules"
 done
 [ -s "$I/modules" ] || die "found no modules for the initrd"
 ( cd "$I" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1 ) >"$WORKDIR/initrd.img.tmp"
 
 # ---- outputs --------------------------------------------------------------
 cp "$R/boot/vmlinuz-$KVER" "$WORKDIR/vmlinuz.tmp"
-# The uncompressed ELF kernel boots through its PVH entry: this skips ~5 s of
-# XZ decompression under TCG on every boot. run-guest.sh prefers it.
-off=$(LC_ALL=C grep -aobUP '\xfd7zXZ\x00' "$WORKDIR/vmlinuz.tmp" | head -n1 | cut -d: -f1)
+# The uncompressed ELF kernel boots through its PVH entry: this skips the
+# decompression under TCG on every boot (~5 s for bookworm's XZ). run-guest.sh
+# prefers it. The compressed payload's place is in the bzImage's setup header
+# (payload_offset/payload_length, boot protocol 2.08+); its last 4 bytes are
+# the uncompressed size. bookworm's kernel is XZ-compressed, trixie's zstd.
+extract_vmlinux() { # BZIMAGE OUT
+	local f=$1 u32 setup off len start magic dec
+	u32() { od -An -tu4 -j "$1" -N4 "$f" | tr -d ' '; }
+	setup=$(od -An -tu1 -j $((0x1f1)) -N1 "$f" | tr -d ' ')
+	[ "${setup:-0}" -ne 0 ] || setup=4
+	off=$(u32 $((0x248))) len=$(u32 $((0x24c)))
+	[ -n "$off" ] && [ -n "$len" ] && [ "$len" -gt 4 ] || return 1
+	start=$(((setup + 1) * 512 + off))
+	magic=$(od -An -tx1 -j "$start" -N6 "$f" | tr -d ' \n')
+	case $magic in
+	fd377a585a00) dec=(xz -dc --single-stream) ;;
+	28b52ffd*) dec=(zstd -qdc) ;;
+	1f8b*) dec=(gzip -dc) ;;
+	*) log "kernel payload of unknown compression (magic $magic)"; return 1 ;;
+	esac
+	# (zstd refuses trailing bytes: the size word is cut off)
+	tail -c +$((start + 1)) "$f" | head -c $((len - 4)) | "${dec[@]}" >"$2" 2>/dev/null || true
+	[ "$(head -c 4 "$2" | od -An -c | tr -d ' ')" = '177ELF' ] &&
+		[ "$(stat -c %s "$2")" = "$(u32 $((start + len - 4)))" ]
+}
+cp "$R/boot/vmlinuz-$KVER" "$WORKDIR/vmlinuz.tmp"
 rm -f "$WORKDIR/vmlinux.tmp"
-if [ -n "$off" ] && grep -q '^CONFIG_PVH=y' "$R/boot/config-$KVER" &&
-   { tail -c +$((off + 1)) "$WORKDIR/vmlinuz.tmp" 2>/dev/null || true; } |
-	xz -dc --single-stream >"$WORKDIR/vmlinux.tmp" 2>/dev/null &&
-   [ "$(head -c 4 "$WORKDIR/vmlinux.tmp" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+if grep -q '^CONFIG_PVH=y' "$R/boot/config-$KVER" && extract_vmlinux "$WORKDIR/vmlinuz.tmp" "$WORKDIR/vmlinux.tmp"; then
 	:
 else
 	log "no PVH-bootable vmlinux could be extracted; guests boot the compressed vmlinuz"

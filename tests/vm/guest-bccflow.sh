@@ -1,28 +1,22 @@
 #!/bin/sh
 # Runs inside the QEMU guest as /payload/guest-main.sh (see test_vm.py).
-# One bccflow for every scenario's traffic (compiles are slow under TCG), a
-# second one with -p, then SIGINT, then a look for anything left attached.
-# The host compares the JSON with flowgen's truth files exactly.
+# One bccflow per backend listed in /payload/backends, all at once, counting
+# every scenario's traffic (compiles are slow under TCG: one pass of traffic
+# serves them all), and one more with -p and --attach $(cat /payload/pid-attach);
+# then SIGINT to all, then a look for anything left attached.
+# Outputs in /payload/out: main.BACKEND.{jsonl,err,rc,startup}, pid.*, the
+# scenarios' truth files. The host compares the JSON with them exactly.
 set -u
 P=/payload
 B=$P/bin/bccflow
 F=$P/bin/flowgen
-BK=$(cat $P/backend)
+BACKENDS=$(cat $P/backends)
+PATTACH=$(cat $P/pid-attach)
 O=$P/out
 mkdir -p $O
 cd /tmp
 
-say() { echo "guest[$BK]: $*"; }
-
-wait_start() { # FILE PID: until the JSON start line, or the tool died
-	i=0
-	while ! grep -q '"type":"start"' "$1" 2>/dev/null; do
-		kill -0 "$2" 2>/dev/null || return 1
-		i=$((i + 1))
-		[ $i -gt 900 ] && return 1
-		sleep 1
-	done
-}
+say() { echo "guest[$BACKENDS]: $*"; }
 
 scenario() { # NAME FLOWGEN-ARGS...
 	name=$1
@@ -48,22 +42,46 @@ PIDS="$(pgrep -x pf-cli) $(pgrep -x pf-srv)"
 kill -STOP $PIDS
 echo $PIDS >$O/pfilter.pids
 
-$B --json --attach "$BK" 1 >$O/main.jsonl 2>$O/main.err &
-M=$!
-# the kprobe guest's -p run also checks that auto picks fentry on a real kernel
-PBK=$BK
-[ "$BK" = kprobe ] && PBK=auto
-$B --json --attach "$PBK" -p "$(echo $PIDS | tr ' ' ,)" 1 >$O/pid.jsonl 2>$O/pid.err &
-MP=$!
-if ! wait_start $O/main.jsonl $M || ! wait_start $O/pid.jsonl $MP; then
-	say "bccflow did not start: $(cat $O/main.err $O/pid.err)"
-	kill -CONT $PIDS
-	kill -INT $M $MP 2>/dev/null
+# instances: "main.BACKEND" for each backend, "pid" for the -p one
+INST=
+for b in $BACKENDS; do
+	$B --json --attach "$b" 1 >$O/main.$b.jsonl 2>$O/main.$b.err &
+	eval "PID_main_$(echo $b | tr - _)=$!"
+	INST="$INST main.$b"
+done
+$B --json --attach "$PATTACH" -p "$(echo $PIDS | tr ' ' ,)" 1 >$O/pid.jsonl 2>$O/pid.err &
+PID_pid=$!
+INST="$INST pid"
+pidof_inst() { eval "echo \$PID_$(echo $1 | tr .- __)"; }
+
+# Wait until each has printed its JSON start line or died (15 min at most).
+# One that cannot start is reported (INST.rc "nostart") and the rest go on.
+STARTED=
+for n in $INST; do
+	p=$(pidof_inst $n)
+	i=0
+	while ! grep -q '"type":"start"' $O/$n.jsonl 2>/dev/null; do
+		kill -0 $p 2>/dev/null || break
+		i=$((i + 1))
+		[ $i -gt 900 ] && break
+		sleep 1
+	done
+	if grep -q '"type":"start"' $O/$n.jsonl 2>/dev/null; then
+		echo $(($(date +%s) - t0)) >$O/$n.startup
+		STARTED="$STARTED $n"
+		say "$n started after $(cat $O/$n.startup) s"
+	else
+		say "$n did not start: $(cat $O/$n.err)"
+		kill -INT $p 2>/dev/null
+		wait $p
+		echo "nostart $?" >$O/$n.rc
+	fi
+done
+kill -CONT $PIDS
+if [ -z "$STARTED" ]; then
+	wait $FGP
 	exit 3
 fi
-echo $(($(date +%s) - t0)) >$O/startup.seconds
-say "bccflow started after $(cat $O/startup.seconds) s"
-kill -CONT $PIDS
 
 scenario v4 -f 4 -n 2 --tx 300001 --rx 200003 --step 7 --rounds 3 --period-ms 1100
 scenario v6 -f 6 -n 2 --tx 300001 --rx 200003 --step 7 --rounds 3 --period-ms 1100
@@ -79,11 +97,11 @@ scenario intervals -n 16 --tx 240000 --rx 120000 --step 13 --chunk 4096 --rounds
 wait $FGP
 sleep 2
 
-kill -INT $M $MP
-wait $M
-echo $? >$O/main.rc
-wait $MP
-echo $? >$O/pid.rc
+for n in $STARTED; do kill -INT $(pidof_inst $n); done
+for n in $STARTED; do
+	wait $(pidof_inst $n)
+	echo $? >$O/$n.rc
+done
 bpftool prog show >$O/progs.after 2>&1
 bpftool link show >$O/links.after 2>&1
 cat /sys/kernel/tracing/kprobe_events >$O/kprobe_events.after 2>/dev/null

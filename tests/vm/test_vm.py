@@ -1,7 +1,17 @@
-"""The kprobe and fentry methods, for real, in a Debian 6.1 guest kernel
-under QEMU (TCG): the real bccflow binary, flowgen traffic with exact byte
-counts, exact comparisons on the host. Both backends run in parallel guests.
-Needs root; builds (or reuses) the guest image first."""
+"""The backends, for real, in a Debian guest kernel under QEMU (TCG): the real
+bccflow binary, flowgen traffic with exact byte counts, exact comparisons on
+the host. Needs root; builds (or reuses) the guest image first.
+
+BCCFLOW_VM_SUITE picks the guest (default bookworm):
+  bookworm  Debian 12, 6.1: kprobe and fentry, one guest each, in parallel;
+            the binary under test is $BCCFLOW / $FLOWGEN (built on the host).
+  trixie    Debian 13, 6.12: kprobe, fentry, raw-tracepoint and tracepoint,
+            all four at once in one guest; the binary is built in a trixie
+            chroot by tests/userland/run.sh --build-only (unless
+            BCCFLOW_VM_BCCFLOW and BCCFLOW_VM_FLOWGEN name one), at the same
+            time as the image.
+In every guest one more bccflow runs with -p (and --attach auto, which must
+pick fentry, in the guest that runs kprobe)."""
 import json
 import os
 import shutil
@@ -14,41 +24,86 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from e2e import BCCFLOW, FLOWGEN, E2ETest, expected_flows, flow_sums  # noqa: E402
 
-WORKDIR = os.environ.get("BCCFLOW_VM_DIR", "/var/tmp/bccflow-vm")
-RUNDIR = os.environ.get("BCCFLOW_VM_RUN", "/var/tmp/bccflow-vm-run")
-BACKENDS = ("kprobe", "fentry")
+SUITE = os.environ.get("BCCFLOW_VM_SUITE", "bookworm")
+# per suite: image and run directories, and the guests: name -> (backends
+# counted at once, --attach of the -p instance)
+SUITES = {
+    "bookworm": ("/var/tmp/bccflow-vm", "/var/tmp/bccflow-vm-run",
+                 {"kprobe": (("kprobe",), "auto"), "fentry": (("fentry",), "fentry")}),
+    "trixie": ("/var/tmp/bccflow-vm-trixie", "/var/tmp/bccflow-vm-trixie-run",
+               {"all": (("kprobe", "fentry", "raw-tracepoint", "tracepoint"), "auto")}),
+}
+if SUITE not in SUITES:
+    raise SystemExit("BCCFLOW_VM_SUITE must be one of %s" % ", ".join(SUITES))
+WORKDIR = os.environ.get("BCCFLOW_VM_DIR", SUITES[SUITE][0])
+RUNDIR = os.environ.get("BCCFLOW_VM_RUN", SUITES[SUITE][1])
+GUESTS = SUITES[SUITE][2]
+BACKENDS = tuple(b for g in GUESTS.values() for b in g[0])
+GUEST_OF = {b: g for g, (bs, _) in GUESTS.items() for b in bs}
+# the trixie binaries: built by tests/userland/run.sh --build-only in its chroot
+USERLAND_DIR = os.environ.get("BCCFLOW_USERLAND_DIR", "/var/tmp/bccflow-trixie")
 SCENARIOS = ("v4", "v6", "mapped", "waitall", "lowat", "nonblock", "sendfile", "splice",
              "peek", "intervals")
 results = {}
+binaries = {"bccflow": BCCFLOW, "flowgen": FLOWGEN}
+
+
+def get_binaries(t0):
+    """The binaries to test; for trixie built in its userland. Returns when
+    they were ready (s after t0), None when nothing was built."""
+    if SUITE != "trixie":
+        return None
+    if os.environ.get("BCCFLOW_VM_BCCFLOW"):
+        binaries["bccflow"] = os.environ["BCCFLOW_VM_BCCFLOW"]
+        binaries["flowgen"] = os.environ["BCCFLOW_VM_FLOWGEN"]
+        return None
+    # the userland chroot build (cached) runs while the image builds
+    subprocess.run([os.path.join(HERE, "..", "userland", "run.sh"), "--build-only",
+                    USERLAND_DIR], check=True)
+    binaries["bccflow"] = os.path.join(USERLAND_DIR, "root", "build", "bccflow")
+    binaries["flowgen"] = os.path.join(USERLAND_DIR, "root", "build", "tests", "flowgen")
+    return time.monotonic() - t0
 
 
 def setUpModule():
     if os.geteuid() != 0:
         raise unittest.SkipTest("needs root")
     t0 = time.monotonic()
-    subprocess.run([os.path.join(HERE, "build-image.sh"), WORKDIR], check=True)
+    image = subprocess.Popen([os.path.join(HERE, "build-image.sh"), WORKDIR, SUITE])
+    try:
+        t_bin = get_binaries(t0)
+        if image.wait() != 0:
+            raise RuntimeError("build-image.sh %s %s failed" % (WORKDIR, SUITE))
+    finally:
+        if image.poll() is None:  # (build-image.sh cleans up on TERM)
+            image.terminate()
+            image.wait()
     t_image = time.monotonic() - t0
     procs = {}
-    for b in BACKENDS:
-        share = os.path.join(RUNDIR, b)
+    for g, (backends, pid_attach) in GUESTS.items():
+        share = os.path.join(RUNDIR, g)
         shutil.rmtree(share, ignore_errors=True)
         os.makedirs(os.path.join(share, "bin"))
-        shutil.copy(BCCFLOW, os.path.join(share, "bin", "bccflow"))
-        shutil.copy(FLOWGEN, os.path.join(share, "bin", "flowgen"))
+        shutil.copy(binaries["bccflow"], os.path.join(share, "bin", "bccflow"))
+        shutil.copy(binaries["flowgen"], os.path.join(share, "bin", "flowgen"))
         shutil.copy(os.path.join(HERE, "guest-bccflow.sh"), os.path.join(share, "guest-main.sh"))
-        with open(os.path.join(share, "backend"), "w") as f:
-            f.write(b)
-        procs[b] = subprocess.Popen([os.path.join(HERE, "run-guest.sh"), WORKDIR, share, "1500"],
+        with open(os.path.join(share, "backends"), "w") as f:
+            f.write(" ".join(backends))
+        with open(os.path.join(share, "pid-attach"), "w") as f:
+            f.write(pid_attach)
+        procs[g] = subprocess.Popen([os.path.join(HERE, "run-guest.sh"), WORKDIR, share, "1500"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for b, p in procs.items():
+    for g, p in procs.items():
         _, err = p.communicate(timeout=1800)
-        results[b] = (p.returncode, err)
-    print("\nvm: image %.0f s, guests (in parallel) %.0f s, total %.0f s"
-          % (t_image, time.monotonic() - t0 - t_image, time.monotonic() - t0), file=sys.stderr)
+        results[g] = (p.returncode, err)
+    t_end = time.monotonic()
+    print("\nvm[%s]: image %.0f s%s, guests (in parallel) %.0f s, total %.0f s"
+          % (SUITE, t_image, "" if t_bin is None else " (binaries ready after %.0f s)" % t_bin,
+             t_end - t0 - t_image, t_end - t0), file=sys.stderr)
 
 
-def out(backend, name):
-    return os.path.join(RUNDIR, backend, "out", name)
+def out(guest, name):
+    return os.path.join(RUNDIR, guest, "out", name)
 
 
 def read_json(path):
@@ -57,19 +112,24 @@ def read_json(path):
 
 
 class Guest(E2ETest):
+    def check_guest(self, g):
+        rc, err = results[g]
+        console = os.path.join(RUNDIR, g, "console.log")
+        self.assertEqual(rc, 0, "guest %s failed (%s); console: %s" % (g, err[-500:], console))
+
     def check_backend(self, b):
-        rc, err = results[b]
-        console = os.path.join(RUNDIR, b, "console.log")
-        self.assertEqual(rc, 0, "guest for %s failed (%s); console: %s" % (b, err[-500:], console))
-        with open(out(b, "main.rc")) as f:
-            self.assertEqual(f.read().strip(), "0", "bccflow exit code after SIGINT")
-        recs = read_json(out(b, "main.jsonl"))
+        g = GUEST_OF[b]
+        self.check_guest(g)
+        with open(out(g, "main.%s.rc" % b)) as f:
+            self.assertEqual(f.read().strip(), "0", "bccflow --attach %s exit code after SIGINT"
+                             " (stderr: %s)" % (b, out(g, "main.%s.err" % b)))
+        recs = read_json(out(g, "main.%s.jsonl" % b))
         self.assertEqual(recs[0]["type"], "start")
         self.assertEqual(recs[0]["attach"], b)
         self.assertIntervalsAddUp(recs)
         for name in SCENARIOS:
             with self.subTest(backend=b, scenario=name):
-                conns = read_json(out(b, name + ".truth"))
+                conns = read_json(out(g, name + ".truth"))
                 self.assertTrue(conns, "flowgen wrote no truth for " + name)
                 self.assertFlowsExact(recs, conns)
                 if name == "nonblock":
@@ -82,46 +142,59 @@ class Guest(E2ETest):
                     self.assertGreaterEqual(min(spans), 6)
         self.assertEqual(sum(r["dropped"] for r in recs if r["type"] == "interval"), 0)
 
-    def check_pid_filter(self, b):
-        with open(out(b, "pid.rc")) as f:
+    def check_pid_filter(self, g):
+        self.check_guest(g)
+        with open(out(g, "pid.rc")) as f:
             self.assertEqual(f.read().strip(), "0")
-        recs = read_json(out(b, "pid.jsonl"))
-        # the kprobe guest ran this one with --attach auto: fentry comes first
+        recs = read_json(out(g, "pid.jsonl"))
+        # the guest that runs kprobe ran this one with --attach auto: fentry comes first
         self.assertEqual(recs[0]["attach"], "fentry")
-        conns = read_json(out(b, "pfilter.truth"))
+        conns = read_json(out(g, "pfilter.truth"))
         self.assertFlowsExact(recs, conns)
         pids = {conns[0]["client_pid"], conns[0]["server_pid"]}
         self.assertEqual({r["pid"] for r in recs if r["type"] == "flow"}, pids)
 
-    def check_nothing_left(self, b):
-        with open(out(b, "progs.after")) as f:
+    def check_nothing_left(self, g):
+        self.check_guest(g)
+        with open(out(g, "progs.after")) as f:
             self.assertEqual(f.read().strip(), "", "BPF programs left in the guest")
-        with open(out(b, "links.after")) as f:
+        with open(out(g, "links.after")) as f:
             self.assertEqual(f.read().strip(), "", "BPF links left in the guest")
-        with open(out(b, "kprobe_events.after")) as f:
+        with open(out(g, "kprobe_events.after")) as f:
             self.assertNotIn("bccflow", f.read())
 
-    def test_kprobe_exact(self):
-        self.check_backend("kprobe")
-
-    def test_fentry_exact(self):
-        self.check_backend("fentry")
-
     def test_pid_filter(self):
-        for b in BACKENDS:
-            with self.subTest(backend=b):
-                self.check_pid_filter(b)
+        for g in GUESTS:
+            with self.subTest(guest=g):
+                self.check_pid_filter(g)
+
+    def test_auto_picks_fentry(self):
+        g = GUEST_OF["kprobe"]
+        self.assertEqual(GUESTS[g][1], "auto")
+        self.check_guest(g)
+        self.assertEqual(read_json(out(g, "pid.jsonl"))[0]["attach"], "fentry")
 
     def test_sigint_leaves_nothing(self):
-        for b in BACKENDS:
-            with self.subTest(backend=b):
-                self.check_nothing_left(b)
+        for g in GUESTS:
+            with self.subTest(guest=g):
+                self.check_nothing_left(g)
 
     def test_startup_reported(self):
-        for b in BACKENDS:
-            with open(out(b, "startup.seconds")) as f:
-                print("vm: %s started in %s s in the guest" % (b, f.read().strip()),
+        for g, (backends, _) in GUESTS.items():
+            for n in ["main." + b for b in backends] + ["pid"]:
+                try:
+                    with open(out(g, n + ".startup")) as f:
+                        t = f.read().strip()
+                except OSError:
+                    t = "(did not start)"
+                print("vm[%s]: guest %s: %s started after %s s" % (SUITE, g, n, t),
                       file=sys.stderr)
+
+
+# one test per backend: test_kprobe_exact, test_fentry_exact, ...
+for _b in BACKENDS:
+    setattr(Guest, "test_%s_exact" % _b.replace("-", "_"),
+            lambda self, b=_b: self.check_backend(b))
 
 
 if __name__ == "__main__":
