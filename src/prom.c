@@ -402,16 +402,34 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t len
 	}
 }
 
-/* Messages about one client's misbehaviour or departure: not worth a line. */
+/*
+ * Messages about one client's misbehaviour or departure: not worth a line,
+ * and whoever can connect must not be able to write to our stderr. Prefixes
+ * of libmicrohttpd 0.9.75's and 1.0's texts (1.0 checks requests strictly
+ * and explains each refusal).
+ */
 static const char *const client_noise[] = {
+	/* a client going away, or failing to read our reply */
 	"Socket has been disconnected", "Connection socket is closed",
-	"Connection was closed by remote", "Failed to send", "Error processing request",
-	"Server reached connection limit", "Too large value of 'Content-Length'",
-	"Failed to parse `Content-Length'", "Not enough memory in pool",
-	"Error accepting connection", "Closing connection", "Too late",
-	"Refused wrong status code", "Application reported internal error",
-	"Failed to forward", NULL,
+	"Connection was closed by remote", "The connection was forcibly closed",
+	"The socket is no longer available", "Failed to send", "Too late",
+	"Closing connection", "Failed to forward", "Failed to push the data",
+	/* a malformed or oversized request */
+	"Error processing request", "The request", "Bare CR", "Bare LF",
+	"Invalid character", "The NUL character", "Whitespace-prefixed", "One ",
+	"Too many meaningless", "Received HTTP/1.1 request without",
+	"Too large value of 'Content-Length'", "Failed to parse `Content-Length'",
+	"Failed to parse 'Content-Length'", "The 'Content-Length'", "No space left in the read buffer",
+	"Request Header Fields Too Large", "Not enough memory in", "Failed to allocate memory in the connection",
+	"The Cookie", "The Basic Authorization", "The Digest Authorization",
+	"Refused wrong status code", "Wrong status code", "Application reported internal error",
+	/* many clients at once (the limit does its job) */
+	"Server reached connection limit", "Error accepting connection",
+	"Failed to set nonblocking mode on new client", "Accepted socket", NULL,
 };
+
+/* Other messages: at most one line a minute, printable bytes only. */
+#define LOG_INTERVAL_S 60
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
@@ -426,8 +444,10 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '.' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
 	for (char *p = msg; *p; p++)
-		if (*p == '\n')
+		if (*p == '\n' || *p == '\t')
 			*p = ' ';
+		else if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	for (int i = 0; client_noise[i]; i++)
 		if (strncmp(msg, client_noise[i], strlen(client_noise[i])) == 0)
 			return;
@@ -437,7 +457,7 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	if (!srv->started) {	/* reported through prom_start()'s err instead */
 		snprintf(srv->start_msg, sizeof(srv->start_msg), "%s", msg);
 		print = false;
-	} else if (now == srv->last_log) {	/* at most one a second */
+	} else if (srv->last_log && now - srv->last_log < LOG_INTERVAL_S) {
 		print = false;
 	} else {
 		srv->last_log = now;
