@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 
 #include "btf.h"
 #include "kfeatures.h"
+#include "versions.h"
 
 #define TRACEFS_MOUNT "/sys/kernel/tracing"
 
@@ -222,4 +225,28 @@ int features_check_headers(char *err, size_t errlen)
 		 "scripts/setup.sh, or set BCC_KERNEL_SOURCE=DIR",
 		 u.release, kdir, u.release, u.release);
 	return -1;
+}
+
+/* The file of the libbcc loaded into this process, links resolved. */
+static int find_libbcc(struct dl_phdr_info *info, size_t size, void *data)
+{
+	char *path = data;
+
+	(void)size;
+	if (!strstr(info->dlpi_name, "/libbcc.so") || !realpath(info->dlpi_name, path))
+		return 0;
+	return 1;
+}
+
+int features_check_versions(char *err, size_t errlen)
+{
+	char lib[PATH_MAX] = "";
+	struct utsname u;
+
+	if (uname(&u)) {
+		snprintf(err, errlen, "uname: %s", strerror(errno));
+		return -1;
+	}
+	dl_iterate_phdr(find_libbcc, lib);
+	return versions_check(u.release, *lib ? lib : NULL, err, errlen);
 }

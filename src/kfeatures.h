@@ -50,5 +50,7 @@ bool features_backend_usable(const struct kfeatures *f, enum backend b, char *wh
 /* 0, or -1 with the one-line problem and fix in err. */
 int features_check_privileges(char *err, size_t errlen);
 int features_check_headers(char *err, size_t errlen);
+/* The kernel and the loaded libbcc are in the supported range (versions.h). */
+int features_check_versions(char *err, size_t errlen);
 
 #endif

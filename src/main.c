@@ -201,7 +201,8 @@ static int run(const struct options *o, const char *src, int cgroup_fd,
 	int rc;
 
 	if (!o->print_ebpf &&
-	    (features_check_privileges(err, sizeof(err)) || features_check_headers(err, sizeof(err)))) {
+	    (features_check_versions(err, sizeof(err)) || features_check_privileges(err, sizeof(err)) ||
+	     features_check_headers(err, sizeof(err)))) {
 		fprintf(stderr, "bccflow: %s\n", err);
 		return EXIT_FAILURE;
 	}
