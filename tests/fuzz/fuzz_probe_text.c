@@ -122,7 +122,7 @@ static void check_prepared(const char *out, const char *src, const char *header,
 			   const struct probe_config *cfg)
 {
 	const char *end = out + strlen(out);
-	char want[64];
+	char want[96];
 
 	CHECK(!strncmp(out, "/* prepared by bccflow", 22), "no preamble");
 	snprintf(want, sizeof(want), "#define MAX_FLOWS %u\n", cfg->max_flows);
@@ -140,14 +140,24 @@ static void check_prepared(const char *out, const char *src, const char *header,
 		CHECK(strstr(out, want), "no '%s'", want);
 	}
 	if (cfg->filter && cfg->filter->comm) {
-		const char *c = cfg->filter->comm;
+		unsigned long long w[2] = { 0, 0 };
 
-		for (size_t i = 0; i <= strlen(c); i++) {
-			/* compared as a number, never spliced in as text */
-			snprintf(want, sizeof(want), "0x%02x", (unsigned char)c[i]);
-			CHECK(strstr(out, want), "--comm byte %zu not compared", i);
-		}
+		/* compared as two NUL-padded words, never spliced in as text */
+		memcpy(w, cfg->filter->comm, strnlen(cfg->filter->comm, sizeof(w) - 1));
+		snprintf(want, sizeof(want), "c_[0] != 0x%016llxULL || c_[1] != 0x%016llxULL",
+			 w[0], w[1]);
+		CHECK(strstr(out, want), "--comm not compared as '%s'", want);
 	}
+	/* the key filters look their values up in maps the host fills */
+	if (cfg->filter && cfg->filter->nports)
+		CHECK(strstr(out, "BPF_HASH(port_filter") && strstr(out, "port_filter.lookup(&key.rport)"),
+		      "no port set lookup");
+	if (cfg->filter && cfg->filter->nladdr)
+		CHECK(strstr(out, "BPF_LPM_TRIE(laddr_filter") && strstr(out, "laddr_filter.lookup(&k_)"),
+		      "no --laddr trie lookup");
+	if (cfg->filter && cfg->filter->nraddr)
+		CHECK(strstr(out, "BPF_LPM_TRIE(raddr_filter") && strstr(out, "raddr_filter.lookup(&k_)"),
+		      "no --raddr trie lookup");
 	(void)src;
 }
 

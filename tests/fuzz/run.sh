@@ -38,7 +38,7 @@ done
 
 log() { printf 'fuzz: %s\n' "$*" >&2; }
 
-# clang with the libFuzzer runtime (Debian: clang, libclang-rt-14-dev)
+# clang with the libFuzzer runtime (Debian: clang, libclang-rt-dev)
 have_libfuzzer() {
 	command -v clang >/dev/null &&
 		printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;(void)n;return 0;}\n' |
@@ -46,13 +46,13 @@ have_libfuzzer() {
 }
 if ! have_libfuzzer; then
 	if [ "$(id -u)" -ne 0 ]; then
-		log "needs clang and libclang-rt-14-dev (apt-get install clang libclang-rt-14-dev)"
+		log "needs clang and libclang-rt-dev (apt-get install clang libclang-rt-dev)"
 		exit 1
 	fi
-	log "installing clang and libclang-rt-14-dev"
+	log "installing clang and libclang-rt-dev"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null
+	apt-get install -y -qq --no-install-recommends clang libclang-rt-dev >/dev/null
 	have_libfuzzer || { log "clang cannot link -fsanitize=fuzzer"; exit 1; }
 fi
 

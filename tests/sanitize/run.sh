@@ -48,12 +48,20 @@ log() { printf 'sanitize: %s\n' "$*" >&2; }
 	test_faults.Faults.test_sigkill_leaves_nothing_and_next_run_works
 )
 
-if ! command -v clang >/dev/null; then
-	[ "$(id -u)" -eq 0 ] || { log "needs clang (apt-get install clang)"; exit 1; }
-	log "installing clang"
+# clang with the sanitizer runtimes, whichever version the distribution has
+# (Debian's clang and libclang-rt-dev name its default)
+have_asan() {
+	command -v clang >/dev/null &&
+		printf 'int main(void){return 0;}\n' |
+		clang -fsanitize=address,undefined -x c - -o /dev/null 2>/dev/null
+}
+if ! have_asan; then
+	[ "$(id -u)" -eq 0 ] || { log "needs clang (apt-get install clang libclang-rt-dev)"; exit 1; }
+	log "installing clang and libclang-rt-dev"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null
+	apt-get install -y -qq --no-install-recommends clang libclang-rt-dev >/dev/null
+	have_asan || { log "clang cannot link -fsanitize=address,undefined"; exit 1; }
 fi
 if [ ! -f "$build/CMakeCache.txt" ]; then
 	cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
