@@ -179,6 +179,11 @@ if [ "$force" != 1 ] && [ -f "$WORKDIR/root.stamp" ] && [ -x "$R/usr/bin/apt-get
 fi
 
 mount_all() {
+	# The root is a mount point of its own, private: `unshare -m` in the tests
+	# makes / private and fails on a plain directory (EINVAL), and nothing
+	# mounted below it propagates anywhere.
+	mount --bind "$R" "$R"
+	mount --make-private "$R"
 	mount -t proc proc "$R/proc"
 	mount --rbind /sys "$R/sys"
 	mount --make-rslave "$R/sys"
