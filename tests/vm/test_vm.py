@@ -65,6 +65,26 @@ def get_binaries(t0):
     return time.monotonic() - t0
 
 
+def check_libbpfcc():
+    """Warn when the binary was built against another libbpfcc than the
+    guest has (both come from trixie's lists, refreshed at different times)."""
+    def version(path, sep):
+        try:
+            with open(path) as f:
+                for line in f:
+                    k, _, v = line.strip().partition(sep)
+                    if k == "libbpfcc":
+                        return v.split()[0] if sep == " " else v
+        except OSError:
+            pass
+        return None
+    built = version(os.path.join(USERLAND_DIR, "packages.txt"), " ")
+    guest = version(os.path.join(WORKDIR, "image.stamp"), "=")
+    if built and guest and built != guest:
+        print("vm[%s]: warning: bccflow built against libbpfcc %s, the guest has %s"
+              % (SUITE, built, guest), file=sys.stderr)
+
+
 def setUpModule():
     if os.geteuid() != 0:
         raise unittest.SkipTest("needs root")
@@ -79,6 +99,8 @@ def setUpModule():
             image.terminate()
             image.wait()
     t_image = time.monotonic() - t0
+    if t_bin is not None:
+        check_libbpfcc()
     procs = {}
     for g, (backends, pid_attach) in GUESTS.items():
         share = os.path.join(RUNDIR, g)
