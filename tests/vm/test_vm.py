@@ -115,9 +115,15 @@ def setUpModule():
             f.write(pid_attach)
         procs[g] = subprocess.Popen([os.path.join(HERE, "run-guest.sh"), WORKDIR, share, "1500"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for g, p in procs.items():
-        _, err = p.communicate(timeout=1800)
-        results[g] = (p.returncode, err)
+    try:
+        for g, p in procs.items():
+            _, err = p.communicate(timeout=1800)
+            results[g] = (p.returncode, err)
+    finally:
+        for p in procs.values():  # (run-guest.sh kills its QEMU on TERM)
+            if p.poll() is None:
+                p.terminate()
+                p.wait()
     t_end = time.monotonic()
     print("\nvm[%s]: image %.0f s%s, guests (in parallel) %.0f s, total %.0f s"
           % (SUITE, t_image, "" if t_bin is None else " (binaries ready after %.0f s)" % t_bin,
