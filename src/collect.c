@@ -11,6 +11,7 @@ int collect_init(struct collector *c, size_t max_flows)
 	int err;
 
 	memset(c, 0, sizeof(*c));
+	keyset_init(&c->closed);
 	err = flowtab_init(&c->tab, hint);
 	if (!err)
 		err = socktab_init(&c->socks, hint);
@@ -147,15 +148,15 @@ static int read_socks(struct collector *c, const struct map_ops *ops)
  */
 static int evict_closed(struct collector *c, const struct map_ops *ops, struct interval *iv)
 {
-	for (size_t i = 0; i < c->tab.cap; i++) {
-		struct flow_entry *e = &c->tab.slots[i];
+	size_t pos = 0;
+	struct flow_entry *e;
+	struct closed_mark *m;
+
+	while ((e = hashtab_next(&c->tab.t, &pos))) {
 		struct flow_key tuple;
 		struct flow_val last;
-		long m;
 		int err;
 
-		if (!e->used)
-			continue;
 		if (!e->seen) {		/* not in the tuple table (any more) */
 			e->rx_seen = e->tx_seen = 0;
 			if (!e->sock_live) {
@@ -166,10 +167,10 @@ static int evict_closed(struct collector *c, const struct map_ops *ops, struct i
 		}
 		flow_tuple(&e->key, &tuple);
 		m = keyset_find(&c->closed, &tuple);
-		if (m < 0)
+		if (!m)
 			continue;
 		if (e->rx_delta || e->tx_delta) {
-			c->closed.keep[m] = true;
+			m->keep = true;
 			continue;
 		}
 		err = ops->evict(ops->ctx, &e->key, &last);
@@ -183,13 +184,12 @@ static int evict_closed(struct collector *c, const struct map_ops *ops, struct i
 		e->evicted = true;
 		iv->evicted++;
 	}
-	for (size_t i = 0; i < c->closed.cap; i++) {
-		if (c->closed.used[i] && !c->closed.keep[i]) {
-			int err = ops->unmark(ops->ctx, &c->closed.keys[i]);
+	pos = 0;
+	while ((m = hashtab_next(&c->closed.t, &pos))) {
+		int err = m->keep ? 0 : ops->unmark(ops->ctx, &m->key);
 
-			if (err && err != -ENOENT)
-				return err;
-		}
+		if (err && err != -ENOENT)
+			return err;
 	}
 	return 0;
 }
@@ -211,19 +211,20 @@ static int read_stats(struct collector *c, const struct map_ops *ops, struct int
 
 static int build_rows(struct collector *c, struct interval *iv)
 {
-	if (c->rows_cap < c->tab.count) {
-		struct flow_entry **rows = realloc(c->rows, c->tab.count * sizeof(*rows));
+	size_t n = c->tab.t.count, pos = 0;
+	struct flow_entry *e;
+
+	if (c->rows_cap < n) {
+		struct flow_entry **rows = realloc(c->rows, n * sizeof(*rows));
 
 		if (!rows)
 			return -ENOMEM;
 		c->rows = rows;
-		c->rows_cap = c->tab.count;
+		c->rows_cap = n;
 	}
 	iv->rows = c->rows;
-	for (size_t i = 0; i < c->tab.cap; i++) {
-		struct flow_entry *e = &c->tab.slots[i];
-
-		if (e->used && (e->rx_delta || e->tx_delta)) {
+	while ((e = hashtab_next(&c->tab.t, &pos))) {
+		if (e->rx_delta || e->tx_delta) {
 			c->rows[iv->nrows++] = e;
 			iv->rx_bytes += e->rx_delta;
 			iv->tx_bytes += e->tx_delta;
@@ -253,7 +254,7 @@ int collect_interval(struct collector *c, const struct map_ops *ops, struct inte
 		err = read_stats(c, ops, iv);
 	if (!err)
 		err = build_rows(c, iv);
-	iv->tracked = c->tab.count - iv->evicted;
+	iv->tracked = c->tab.t.count - iv->evicted;
 	return err;
 }
 

@@ -31,87 +31,49 @@ unsigned long long flow_hash(unsigned long long h, const void *p, size_t n)
 	return h ^ (h >> 33);
 }
 
-static size_t hash_key(const struct flow_key *k)
+static size_t hash_key(const void *k)
 {
-	uint64_t h = flow_hash(FLOW_HASH_INIT, k, sizeof(*k));
+	uint64_t h = flow_hash(FLOW_HASH_INIT, k, sizeof(struct flow_key));
 
 	return (size_t)(h ^ (h >> 32));
 }
 
-size_t pow2_at_least(size_t n)
-{
-	size_t c = 16;
+static const struct hashtab_spec flow_spec = {
+	.size = sizeof(struct flow_entry),
+	.key_off = offsetof(struct flow_entry, key),
+	.key_size = sizeof(struct flow_key),
+	.used_off = offsetof(struct flow_entry, used),
+	.hash = hash_key,
+};
 
-	while (c < n)
-		c <<= 1;
-	return c;
+/* Evicted flows were reported already: any rebuild drops them. */
+static bool not_evicted(const void *e, void *arg)
+{
+	(void)arg;
+	return !((const struct flow_entry *)e)->evicted;
 }
 
 int flowtab_init(struct flowtab *t, size_t cap_hint)
 {
-	t->cap = pow2_at_least(cap_hint * 2);
-	t->count = 0;
-	t->slots = calloc(t->cap, sizeof(*t->slots));
-	return t->slots ? 0 : -ENOMEM;
+	int err = hashtab_init(&t->t, &flow_spec, cap_hint);
+
+	t->t.keep = not_evicted;
+	return err;
 }
 
 void flowtab_free(struct flowtab *t)
 {
-	free(t->slots);
-	memset(t, 0, sizeof(*t));
-}
-
-static struct flow_entry *probe_slot(const struct flowtab *t, const struct flow_key *k)
-{
-	size_t mask = t->cap - 1, i = hash_key(k) & mask;
-
-	while (t->slots[i].used && memcmp(&t->slots[i].key, k, sizeof(*k)))
-		i = (i + 1) & mask;
-	return &t->slots[i];
+	hashtab_free(&t->t);
 }
 
 struct flow_entry *flowtab_find(const struct flowtab *t, const struct flow_key *k)
 {
-	struct flow_entry *e = probe_slot(t, k);
-
-	return e->used ? e : NULL;
-}
-
-/* Rebuilds into a table of cap slots, keeping used and not evicted entries. */
-static int rehash(struct flowtab *t, size_t cap)
-{
-	struct flowtab n = { .cap = cap };
-
-	n.slots = calloc(cap, sizeof(*n.slots));
-	if (!n.slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->slots[i].used || t->slots[i].evicted)
-			continue;
-		*probe_slot(&n, &t->slots[i].key) = t->slots[i];
-		n.count++;
-	}
-	free(t->slots);
-	*t = n;
-	return 0;
+	return hashtab_find(&t->t, k);
 }
 
 struct flow_entry *flowtab_get(struct flowtab *t, const struct flow_key *k)
 {
-	struct flow_entry *e = probe_slot(t, k);
-
-	if (e->used)
-		return e;
-	if ((t->count + 1) * 2 > t->cap) {
-		if (rehash(t, t->cap * 2))
-			return NULL;
-		e = probe_slot(t, k);
-	}
-	memset(e, 0, sizeof(*e));
-	e->key = *k;
-	e->used = true;
-	t->count++;
-	return e;
+	return hashtab_get(&t->t, k);
 }
 
 void flowtab_fold(struct flow_entry *e, const struct flow_val *v, __u64 *rx_seen,
@@ -139,19 +101,17 @@ void flowtab_observe(struct flow_entry *e, const struct flow_val *v)
 
 void flowtab_begin(struct flowtab *t)
 {
-	for (size_t i = 0; i < t->cap; i++) {
-		t->slots[i].rx_delta = t->slots[i].tx_delta = 0;
-		t->slots[i].seen = t->slots[i].sock_live = false;
+	for (size_t i = 0; i < t->t.cap; i++) {
+		struct flow_entry *e = hashtab_slot(&t->t, i);
+
+		e->rx_delta = e->tx_delta = 0;
+		e->seen = e->sock_live = false;
 	}
 }
 
 int flowtab_compact(struct flowtab *t)
 {
-	size_t evicted = 0;
-
-	for (size_t i = 0; i < t->cap; i++)
-		evicted += t->slots[i].used && t->slots[i].evicted;
-	return evicted ? rehash(t, t->cap) : 0;
+	return hashtab_compact(&t->t, not_evicted, NULL);
 }
 
 void flow_tuple(const struct flow_key *k, struct flow_key *tuple)
@@ -160,71 +120,36 @@ void flow_tuple(const struct flow_key *k, struct flow_key *tuple)
 	tuple->pid = 0;
 }
 
+static const struct hashtab_spec mark_spec = {
+	.size = sizeof(struct closed_mark),
+	.key_off = offsetof(struct closed_mark, key),
+	.key_size = sizeof(struct flow_key),
+	.used_off = offsetof(struct closed_mark, used),
+	.hash = hash_key,
+};
+
+void keyset_init(struct keyset *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->t.spec = &mark_spec;
+}
+
 int keyset_reset(struct keyset *s, size_t n)
 {
-	size_t cap = pow2_at_least(n * 2);
-
-	if (cap > s->cap) {
-		struct flow_key *keys = realloc(s->keys, cap * sizeof(*keys));
-		bool *used, *keep;
-
-		if (!keys)
-			return -ENOMEM;
-		s->keys = keys;
-		used = realloc(s->used, cap * sizeof(*used));
-		if (!used)
-			return -ENOMEM;
-		s->used = used;
-		keep = realloc(s->keep, cap * sizeof(*keep));
-		if (!keep)
-			return -ENOMEM;
-		s->keep = keep;
-		s->cap = cap;
-	}
-	memset(s->used, 0, s->cap * sizeof(*s->used));
-	memset(s->keep, 0, s->cap * sizeof(*s->keep));
-	s->count = 0;
-	return 0;
+	return hashtab_reset(&s->t, n);
 }
 
 void keyset_free(struct keyset *s)
 {
-	free(s->keys);
-	free(s->used);
-	free(s->keep);
-	memset(s, 0, sizeof(*s));
+	hashtab_free(&s->t);
 }
 
-static size_t keyset_slot(const struct keyset *s, const struct flow_key *k)
+struct closed_mark *keyset_find(const struct keyset *s, const struct flow_key *k)
 {
-	size_t mask = s->cap - 1, i = hash_key(k) & mask;
-
-	while (s->used[i] && memcmp(&s->keys[i], k, sizeof(*k)))
-		i = (i + 1) & mask;
-	return i;
-}
-
-long keyset_find(const struct keyset *s, const struct flow_key *k)
-{
-	size_t i;
-
-	if (!s->count)
-		return -1;
-	i = keyset_slot(s, k);
-	return s->used[i] ? (long)i : -1;
+	return hashtab_find(&s->t, k);
 }
 
 int keyset_add(struct keyset *s, const struct flow_key *k)
 {
-	size_t i;
-
-	if ((s->count + 1) * 2 > s->cap)
-		return -ENOSPC;	/* sized by keyset_reset() */
-	i = keyset_slot(s, k);
-	if (!s->used[i]) {
-		s->used[i] = true;
-		s->keys[i] = *k;
-		s->count++;
-	}
-	return 0;
+	return hashtab_get(&s->t, k) ? 0 : -ENOMEM;
 }

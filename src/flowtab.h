@@ -8,6 +8,7 @@
 #include <linux/types.h>
 
 #include "../probes/flow.h"
+#include "hashtab.h"
 
 struct flow_entry {
 	struct flow_key key;
@@ -15,17 +16,15 @@ struct flow_entry {
 	__u64 rx_seen, tx_seen;		/* tuple table's cumulative counters last read */
 	__u64 rx_total, tx_total;	/* since bccflow started */
 	__u64 rx_delta, tx_delta;	/* this interval */
-	bool used;
+	bool used;			/* its slot is taken (struct hashtab) */
 	bool seen;			/* in this interval's tuple table snapshot */
 	bool sock_live;			/* a socket table entry of it stays in the kernel */
 	bool evicted;			/* deleted from the kernel: drop after reporting */
 };
 
-/* Open addressing, linear probing; grows at half load. */
+/* Flows by key (struct hashtab: t.cap slots, t.count flows). */
 struct flowtab {
-	struct flow_entry *slots;
-	size_t cap;			/* power of two */
-	size_t count;
+	struct hashtab t;
 };
 
 int flowtab_init(struct flowtab *t, size_t cap_hint);
@@ -46,21 +45,24 @@ void flowtab_begin(struct flowtab *t);
 /* Drops entries marked evicted (after they were reported). */
 int flowtab_compact(struct flowtab *t);
 
-/* A set of keys, same hashing; used for closed-socket marks. */
-struct keyset {
-	struct flow_key *keys;
-	bool *used, *keep;
-	size_t cap, count;
+/* A closed-socket mark of the tuple table, as read this interval. */
+struct closed_mark {
+	struct flow_key key;		/* a 4-tuple, pid 0 (flow_tuple) */
+	bool used;			/* its slot is taken (struct hashtab) */
+	bool keep;			/* a flow of it is still active: not unmarked yet */
 };
 
+/* A set of keys, same hashing; used for closed-socket marks. */
+struct keyset {
+	struct hashtab t;
+};
+
+void keyset_init(struct keyset *s);
+/* Empties s with room for n keys. 0 or -ENOMEM. */
 int keyset_reset(struct keyset *s, size_t n);
 void keyset_free(struct keyset *s);
-/* Index of k, or -1. */
-long keyset_find(const struct keyset *s, const struct flow_key *k);
+struct closed_mark *keyset_find(const struct keyset *s, const struct flow_key *k);
 int keyset_add(struct keyset *s, const struct flow_key *k);
-
-/* The smallest power of two >= n, at least 16: a table's capacity. */
-size_t pow2_at_least(size_t n);
 
 /* FNV-style hash of n bytes, a word at a time, continuing from h (start with FLOW_HASH_INIT). */
 #define FLOW_HASH_INIT 1469598103934665603ULL

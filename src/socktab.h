@@ -11,20 +11,19 @@
 #include <linux/types.h>
 
 #include "../probes/flow.h"
+#include "hashtab.h"
 
 struct sock_entry {
 	__u64 sk;			/* the kernel entry's key: a socket address */
 	struct flow_key key;		/* its flow, fixed while the entry lives */
 	__u64 rx_seen, tx_seen;
 	unsigned long mark;		/* interval it was last read in */
-	bool used;
+	bool used;			/* its slot is taken (struct hashtab) */
 };
 
-/* Open addressing, linear probing; grows at half load. */
+/* Socket entries by address (struct hashtab: t.count entries). */
 struct socktab {
-	struct sock_entry *slots;
-	size_t cap;			/* power of two */
-	size_t count;
+	struct hashtab t;
 };
 
 int socktab_init(struct socktab *t, size_t cap_hint);

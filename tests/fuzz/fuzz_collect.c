@@ -309,10 +309,10 @@ static void interval(struct collector *c, const struct map_ops *ops, struct kern
 	CHECK(iv.tracked == kernel_flows(kn), "tracked %zu, the kernel tables have %zu",
 	      iv.tracked, kernel_flows(kn));
 	CHECK(collect_end(c) == 0, "collect_end failed");
-	CHECK(c->tab.count == kernel_flows(kn), "bccflow keeps %zu flows, the kernel %zu",
-	      c->tab.count, kernel_flows(kn));
-	CHECK(c->socks.count == kn->ns, "bccflow follows %zu socket entries, the kernel has %zu",
-	      c->socks.count, kn->ns);
+	CHECK(c->tab.t.count == kernel_flows(kn), "bccflow keeps %zu flows, the kernel %zu",
+	      c->tab.t.count, kernel_flows(kn));
+	CHECK(c->socks.t.count == kn->ns, "bccflow follows %zu socket entries, the kernel has %zu",
+	      c->socks.t.count, kn->ns);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -431,9 +431,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      (unsigned long long)truth_rx[x], (unsigned long long)truth_tx[x]);
 	CHECK(kn.n == 0, "%zu closed flows never left the kernel table", kn.n);
 	CHECK(kn.ns == 0, "%zu closed sockets never left the socket table", kn.ns);
-	CHECK(c.socks.count == 0, "%zu socket entries left in bccflow's table", c.socks.count);
+	CHECK(c.socks.t.count == 0, "%zu socket entries left in bccflow's table", c.socks.t.count);
 	CHECK(kn.nmarks == 0, "%zu marks never removed", kn.nmarks);
-	CHECK(c.tab.count == 0, "%zu flows left in bccflow's table", c.tab.count);
+	CHECK(c.tab.t.count == 0, "%zu flows left in bccflow's table", c.tab.t.count);
 	collect_free(&c);
 	return 0;
 }

@@ -604,7 +604,7 @@ static void test_closed_idle_flow_evicted(void **state)
 	assert_int_equal(iv.tracked, 1);
 	assert_int_equal(iv.nrows, 0);	/* nothing new to report */
 	assert_int_equal(collect_end(&coll), 0);
-	assert_int_equal(coll.tab.count, 1);
+	assert_int_equal(coll.tab.t.count, 1);
 	assert_null(flowtab_find(&coll.tab, &a));
 	assert_non_null(flowtab_find(&coll.tab, &b));
 
@@ -681,7 +681,7 @@ static void test_closed_active_flow_kept_until_idle(void **state)
 	assert_true(fake_marked(&a));
 	assert_int_equal(iv.evicted, 0);
 	assert_int_equal(iv.tracked, 1);
-	assert_int_equal(coll.tab.count, 1);
+	assert_int_equal(coll.tab.t.count, 1);
 
 	/* idle now: evicted, mark removed */
 	run_interval(&iv);
@@ -692,7 +692,7 @@ static void test_closed_active_flow_kept_until_idle(void **state)
 	assert_int_equal(iv.evicted, 1);
 	assert_int_equal(iv.tracked, 0);
 	assert_int_equal(collect_end(&coll), 0);
-	assert_int_equal(coll.tab.count, 0);
+	assert_int_equal(coll.tab.t.count, 0);
 }
 
 static void test_mark_without_flow_unmarked(void **state)
@@ -722,7 +722,7 @@ static void test_evicted_key_reappearing_is_new_flow(void **state)
 	run_full_interval(&iv);
 	fake_mark(&a);
 	run_full_interval(&iv);
-	assert_int_equal(coll.tab.count, 0);
+	assert_int_equal(coll.tab.t.count, 0);
 
 	/* a new socket reuses the tuple: counters restart small */
 	fake_set(&a, 10, 5, "curl2");
@@ -763,7 +763,7 @@ static void test_vanished_flow_dropped(void **state)
 	assert_int_equal(iv.nrows, 1);
 	assert_null(find_row(&iv, &a));
 	assert_int_equal(collect_end(&coll), 0);
-	assert_int_equal(coll.tab.count, 1);
+	assert_int_equal(coll.tab.t.count, 1);
 	assert_null(flowtab_find(&coll.tab, &a));
 
 	/* back again with a larger counter: still a new flow */
@@ -796,7 +796,7 @@ static void test_pids_sharing_tuple_evicted_by_one_mark(void **state)
 	assert_int_equal(iv.evicted, 3);
 	assert_int_equal(iv.tracked, 1);
 	assert_int_equal(collect_end(&coll), 0);
-	assert_int_equal(coll.tab.count, 1);
+	assert_int_equal(coll.tab.t.count, 1);
 }
 
 static void test_shared_tuple_one_active_keeps_mark(void **state)
@@ -836,7 +836,7 @@ static void test_evict_enoent_drops_flow(void **state)
 	assert_int_equal(iv.evicted, 1);
 	assert_int_equal(iv.nrows, 0);
 	assert_int_equal(collect_end(&coll), 0);
-	assert_int_equal(coll.tab.count, 0);
+	assert_int_equal(coll.tab.t.count, 0);
 }
 
 static void test_many_marks_all_handled(void **state)
@@ -865,7 +865,7 @@ static void test_many_marks_all_handled(void **state)
 	assert_int_equal(iv.evicted, 40);
 	assert_int_equal(iv.tracked, 0);
 	assert_int_equal(collect_end(&coll), 0);
-	assert_int_equal(coll.tab.count, 0);
+	assert_int_equal(coll.tab.t.count, 0);
 }
 
 /* ---- stats ------------------------------------------------------------- */
@@ -923,7 +923,7 @@ static void test_5000_flows_exact(void **state)
 	run_full_interval(&iv);
 	assert_int_equal(iv.nrows, n);
 	assert_int_equal(iv.tracked, n);
-	assert_int_equal(coll.tab.count, n);
+	assert_int_equal(coll.tab.t.count, n);
 	for (unsigned i = 0; i < n; i++) {
 		struct flow_key k = many_key(i);
 		const struct flow_entry *e = flowtab_find(&coll.tab, &k);
@@ -1081,7 +1081,7 @@ static void test_sock_entry_deltas_and_totals(void **state)
 	sock_interval(&iv);
 	assert_row(&iv, &a, 500, 60, 1500, 260);
 	assert_int_equal(iv.tracked, 1);
-	assert_int_equal(coll.socks.count, 1);
+	assert_int_equal(coll.socks.t.count, 1);
 }
 
 static void test_sock_closed_evicted_after_two_equal_reads(void **state)
@@ -1108,8 +1108,8 @@ static void test_sock_closed_evicted_after_two_equal_reads(void **state)
 	assert_int_equal(iv.evicted, 1);
 	assert_int_equal(iv.tracked, 0);
 	sock_end();
-	assert_int_equal(coll.socks.count, 0);
-	assert_int_equal(coll.tab.count, 0);
+	assert_int_equal(coll.socks.t.count, 0);
+	assert_int_equal(coll.tab.t.count, 0);
 }
 
 static void test_sock_closed_at_first_read_not_evicted(void **state)
@@ -1177,7 +1177,7 @@ static void test_two_sockets_of_one_flow(void **state)
 	sock_interval(&iv);
 	e = find_row(&iv, &a);
 	assert_entry(e, 5, 0, 115, 0);
-	assert_int_equal(coll.socks.count, 1);
+	assert_int_equal(coll.socks.t.count, 1);
 }
 
 static void test_sock_address_reused_for_another_flow(void **state)
@@ -1232,8 +1232,8 @@ static void test_sock_entry_vanished_drops_flow(void **state)
 	assert_int_equal(iv.evicted, 1);
 	assert_int_equal(iv.tracked, 0);
 	sock_end();
-	assert_int_equal(coll.tab.count, 0);
-	assert_int_equal(coll.socks.count, 0);
+	assert_int_equal(coll.tab.t.count, 0);
+	assert_int_equal(coll.socks.t.count, 0);
 }
 
 static void test_tuple_entry_evicted_while_socket_lives(void **state)
