@@ -53,15 +53,16 @@ int metrics_publish(struct prom_server *srv, const struct reporter *r,
 		    const struct interval *iv, const struct metrics_totals *t,
 		    const char *attach, const struct options *o)
 {
-	struct prom_series *s = calloc(r->count + 1, sizeof(*s));
-	struct series_text *txt = calloc(r->count + 1, sizeof(*txt));
+	struct prom_series *s = calloc(r->groups.count + 1, sizeof(*s));
+	struct series_text *txt = calloc(r->groups.count + 1, sizeof(*txt));
+	struct series_count c;
 	struct prom_self self = {
 		.flows_tracked = iv->tracked, .dropped_events = t->dropped,
 		.dropped_bytes = t->dropped_bytes, .intervals = t->intervals,
-		.bpf_events = t->events, .series_limited = r->limited,
-		.attach = attach, .version = BCCFLOW_VERSION,
+		.bpf_events = t->events, .attach = attach, .version = BCCFLOW_VERSION,
 	};
-	size_t n = 0, len;
+	const struct group *g;
+	size_t n = 0, pos = 0, len;
 	char *text;
 
 	if (!s || !txt) {
@@ -69,25 +70,25 @@ int metrics_publish(struct prom_server *srv, const struct reporter *r,
 		free(txt);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < r->cap; i++) {
-		const struct group *g = &r->groups[i];
-
-		if (!g->used || g->series <= 0)
+	metrics_count_series(r, o->max_series, &c);
+	self.series_limited = c.limited;
+	while ((g = reporter_next_group(r, &pos))) {
+		if (!metrics_own_series(g, o->max_series))
 			continue;
 		fill_labels(&s[n], &txt[n], g, r->by, o->map_v4);
 		s[n].rx_bytes = g->rx_total;
 		s[n].tx_bytes = g->tx_total;
 		n++;
 	}
-	if (r->limited) {
+	if (c.limited) {
 		struct series_text model_txt;
 		struct prom_series model;
 		struct group none = { .used = true };
 
 		fill_labels(&model, &model_txt, &none, r->by, o->map_v4);
 		other_labels(&s[n], &model);
-		s[n].rx_bytes = r->other_rx;
-		s[n].tx_bytes = r->other_tx;
+		s[n].rx_bytes = c.other_rx;
+		s[n].tx_bytes = c.other_tx;
 		n++;
 	}
 	text = prom_render(s, n, &self, &len);

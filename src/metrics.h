@@ -3,6 +3,9 @@
 #ifndef BCCFLOW_METRICS_H
 #define BCCFLOW_METRICS_H
 
+#include <stdbool.h>
+#include <string.h>
+
 #include "collect.h"
 #include "opts.h"
 #include "prom.h"
@@ -12,6 +15,43 @@
 struct metrics_totals {
 	__u64 intervals, events, dropped, dropped_bytes;
 };
+
+/*
+ * Series: with --listen the reporter keeps every group, in the order first
+ * seen (seq). The first --max-series - 1 groups have a series of their own;
+ * later ones are folded into one "other" series. Derived from seq, the
+ * choice is sticky with no state of its own. Inline: the report's unit
+ * tests check it without the HTTP server this module links.
+ */
+static inline bool metrics_own_series(const struct group *g, unsigned max_series)
+{
+	return !max_series || g->seq + 1 < max_series;
+}
+
+struct series_count {
+	size_t own;			/* groups with a series of their own */
+	size_t limited;			/* groups folded into "other" */
+	__u64 other_rx, other_tx;	/* their totals: the "other" series */
+};
+
+/* Counts r's series (none without --listen, when groups are not kept). */
+static inline void metrics_count_series(const struct reporter *r, unsigned max_series,
+					struct series_count *c)
+{
+	const struct group *g;
+	size_t pos = 0;
+
+	memset(c, 0, sizeof(*c));
+	while (r->keep_groups && (g = reporter_next_group(r, &pos))) {
+		if (metrics_own_series(g, max_series)) {
+			c->own++;
+		} else {
+			c->limited++;
+			c->other_rx += g->rx_total;
+			c->other_tx += g->tx_total;
+		}
+	}
+}
 
 /*
  * Renders every group of r (one series each, or folded into the "other"

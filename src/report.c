@@ -40,81 +40,75 @@ void group_key(enum group_by by, bool map_v4, const struct flow_key *k, const ch
 	}
 }
 
-static size_t group_hash(const struct flow_key *k, const char *comm)
+/* Hashes a group's key and key_comm, which follow each other in struct group. */
+static size_t group_hash(const void *key)
 {
-	unsigned long long h = flow_hash(FLOW_HASH_INIT, k, sizeof(*k));
+	unsigned long long h = flow_hash(FLOW_HASH_INIT, key, sizeof(struct flow_key));
 
-	h = flow_hash(h, comm, FLOW_COMM_LEN);
+	h = flow_hash(h, (const char *)key + sizeof(struct flow_key), FLOW_COMM_LEN);
 	return (size_t)(h ^ (h >> 32));
 }
 
-static struct group *group_slot(const struct group *groups, size_t cap, const struct flow_key *k,
-				const char *comm)
+_Static_assert(offsetof(struct group, key_comm) ==
+	       offsetof(struct group, key) + sizeof(struct flow_key),
+	       "a group's key and key_comm form one hash key");
+
+static const struct hashtab_spec group_spec = {
+	.size = sizeof(struct group),
+	.key_off = offsetof(struct group, key),
+	.key_size = sizeof(struct flow_key) + FLOW_COMM_LEN,
+	.used_off = offsetof(struct group, used),
+	.hash = group_hash,
+};
+
+/* Groups idle too long are forgotten whenever the table is rebuilt. */
+static bool group_fresh(const void *g, void *arg)
 {
-	size_t mask = cap - 1, i = group_hash(k, comm) & mask;
-
-	while (groups[i].used && (memcmp(&groups[i].key, k, sizeof(*k)) ||
-				  memcmp(groups[i].key_comm, comm, FLOW_COMM_LEN)))
-		i = (i + 1) & mask;
-	return (struct group *)&groups[i];
-}
-
-/* Rebuilds with cap slots, dropping groups idle too long (unless kept). */
-static int groups_rehash(struct reporter *r, size_t cap)
-{
-	struct group *n = calloc(cap, sizeof(*n));
-	size_t count = 0;
-
-	if (!n)
-		return -ENOMEM;
-	for (size_t i = 0; i < r->cap; i++) {
-		struct group *g = &r->groups[i];
-
-		if (!g->used || (!r->keep_groups && g->idle > GROUP_IDLE_MAX))
-			continue;
-		*group_slot(n, cap, &g->key, g->key_comm) = *g;
-		count++;
-	}
-	free(r->groups);
-	r->groups = n;
-	r->cap = cap;
-	r->count = count;
-	return 0;
+	(void)arg;
+	return ((const struct group *)g)->idle <= GROUP_IDLE_MAX;
 }
 
 static struct group *group_get(struct reporter *r, const struct flow_key *k, const char *comm)
 {
-	struct group *g = group_slot(r->groups, r->cap, k, comm);
+	struct {
+		struct flow_key key;
+		char comm[FLOW_COMM_LEN];
+	} gk;
+	struct group *g;
 
-	if (g->used)
+	_Static_assert(sizeof(gk) == sizeof(struct flow_key) + FLOW_COMM_LEN, "no padding");
+	gk.key = *k;
+	memcpy(gk.comm, comm, FLOW_COMM_LEN);
+	g = hashtab_find(&r->groups, &gk);
+	if (g)
 		return g;
-	if ((r->count + 1) * 2 > r->cap) {
-		if (groups_rehash(r, r->cap * 2))
-			return NULL;
-		g = group_slot(r->groups, r->cap, k, comm);
-	}
-	memset(g, 0, sizeof(*g));
-	g->key = *k;
-	memcpy(g->key_comm, comm, FLOW_COMM_LEN);
-	g->used = true;
-	r->count++;
+	g = hashtab_get(&r->groups, &gk);
+	if (g)
+		g->seq = r->seen++;
 	return g;
+}
+
+const struct group *reporter_next_group(const struct reporter *r, size_t *pos)
+{
+	return hashtab_next(&r->groups, pos);
 }
 
 int reporter_init(struct reporter *r, const struct options *o)
 {
+	int err;
+
 	memset(r, 0, sizeof(*r));
 	r->by = o->by;
 	r->keep_groups = o->listen != NULL;
-	r->max_series = o->max_series;
-	r->cap = 64;
-	r->groups = calloc(r->cap, sizeof(*r->groups));
-	return r->groups ? 0 : -ENOMEM;
+	err = hashtab_init(&r->groups, &group_spec, 32);
+	/* metrics: series must never go away */
+	r->groups.keep = r->keep_groups ? NULL : group_fresh;
+	return err;
 }
 
 void reporter_free(struct reporter *r)
 {
-	free(r->groups);
+	hashtab_free(&r->groups);
 	free(r->rows);
 	memset(r, 0, sizeof(*r));
 }
@@ -190,35 +184,21 @@ static void row_from_flow(struct report_row *w, const struct flow_entry *e)
 	w->tx_total = e->tx_total;
 }
 
-/* Series are sticky: once a group has its own series (or "other"), it keeps it. */
-static void assign_series(struct reporter *r, struct group *g)
-{
-	if (g->series || !r->keep_groups)
-		return;
-	if (!r->max_series || r->nseries + 1 < r->max_series) {
-		g->series = 1;
-		r->nseries++;
-	} else {
-		g->series = -1;
-		r->limited++;
-	}
-}
-
 /* Folds the interval's active flows into groups; rows are the active groups. */
 static int fold_groups(struct reporter *r, const struct interval *iv, const struct options *o,
 		       size_t *nrows)
 {
-	size_t n = 0;
+	size_t n = 0, pos = 0;
+	struct group *g;
 
-	for (size_t i = 0; i < r->cap; i++) {
-		r->groups[i].rx_delta = r->groups[i].tx_delta = 0;
-		r->groups[i].nflows = 0;
+	while ((g = hashtab_next(&r->groups, &pos))) {
+		g->rx_delta = g->tx_delta = 0;
+		g->nflows = 0;
 	}
 	for (size_t i = 0; i < iv->nrows; i++) {
 		const struct flow_entry *e = iv->rows[i];
 		struct flow_key gk;
 		char gcomm[FLOW_COMM_LEN];
-		struct group *g;
 
 		group_key(r->by, o->map_v4, &e->key, e->comm, &gk, gcomm);
 		g = group_get(r, &gk, gcomm);
@@ -231,22 +211,15 @@ static int fold_groups(struct reporter *r, const struct interval *iv, const stru
 		g->tx_total += e->tx_delta;
 		g->nflows++;
 		g->idle = 0;
-		assign_series(r, g);
-		if (g->series < 0) {
-			r->other_rx += e->rx_delta;
-			r->other_tx += e->tx_delta;
-		}
 	}
 	/* counted after the fold: a growth mid-interval sees only whole idle intervals */
-	for (size_t i = 0; i < r->cap; i++)
-		if (r->groups[i].used && !r->groups[i].nflows)
-			r->groups[i].idle++;
-	if (rows_reserve(r, r->count + 1))
+	for (pos = 0; (g = hashtab_next(&r->groups, &pos));)
+		if (!g->nflows)
+			g->idle++;
+	if (rows_reserve(r, r->groups.count + 1))
 		return -ENOMEM;
-	for (size_t i = 0; i < r->cap; i++) {
-		const struct group *g = &r->groups[i];
-
-		if (!g->used || !g->nflows)
+	for (pos = 0; (g = hashtab_next(&r->groups, &pos));) {
+		if (!g->nflows)
 			continue;
 		memset(&r->rows[n], 0, sizeof(r->rows[n]));
 		r->rows[n].key = g->key;
@@ -260,7 +233,7 @@ static int fold_groups(struct reporter *r, const struct interval *iv, const stru
 	}
 	*nrows = n;
 	/* forget long-idle groups now and then (never while serving metrics) */
-	return r->keep_groups || iv->index % 64 ? 0 : groups_rehash(r, r->cap);
+	return r->keep_groups || iv->index % 64 ? 0 : hashtab_compact(&r->groups, group_fresh, NULL);
 }
 
 /* Keeps the first limit rows and sums the rest into one "others" row. */

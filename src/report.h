@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "collect.h"
+#include "hashtab.h"
 #include "opts.h"
 
 struct report_row {
@@ -40,19 +41,15 @@ struct group {
 	__u64 rx_total, tx_total;
 	size_t nflows;
 	unsigned idle;			/* intervals without bytes */
-	int series;			/* 1: own metrics series, -1: "other", 0: unset */
-	bool used;
+	size_t seq;			/* 0, 1, ...: order first seen (kept groups) */
+	bool used;			/* its slot is taken (struct hashtab) */
 };
 
 struct reporter {
 	enum group_by by;
 	bool keep_groups;		/* metrics: series must never go away */
-	unsigned max_series;
-	unsigned nseries;
-	__u64 other_rx, other_tx;	/* totals of groups beyond max_series */
-	size_t limited;			/* groups folded into "other" */
-	struct group *groups;		/* open addressing */
-	size_t cap, count;
+	struct hashtab groups;		/* struct group by key and key_comm */
+	size_t seen;			/* groups ever added: the next seq */
 	struct report_row *rows;
 	size_t rows_cap;
 };
@@ -65,6 +62,9 @@ void reporter_free(struct reporter *r);
 /* Builds *out from one collected interval. 0 or -ENOMEM. */
 int report_build(struct reporter *r, const struct interval *iv, const struct options *o,
 		 double elapsed_s, struct report *out);
+
+/* The next group at or after *pos (start at 0), or NULL: metrics reads them so. */
+const struct group *reporter_next_group(const struct reporter *r, size_t *pos);
 
 /* The group key of a flow under --by (addresses folded when map_v4). */
 void group_key(enum group_by by, bool map_v4, const struct flow_key *k, const char *comm,

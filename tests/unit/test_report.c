@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "metrics.h"
 #include "report.h"
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -185,10 +186,11 @@ static const struct group *group_of(const struct reporter *rep, const struct flo
 	char c[FLOW_COMM_LEN] = { 0 };
 
 	memcpy(c, kcomm, strnlen(kcomm, sizeof(c)));
-	for (size_t i = 0; i < rep->cap; i++) {
-		const struct group *g = &rep->groups[i];
+	const struct group *g;
+	size_t pos = 0;
 
-		if (!g->used || !flow_key_eq(&g->key, k) || memcmp(g->key_comm, c, sizeof(c)))
+	while ((g = reporter_next_group(rep, &pos))) {
+		if (!flow_key_eq(&g->key, k) || memcmp(g->key_comm, c, sizeof(c)))
 			continue;
 		assert_null(found);
 		found = g;
@@ -209,10 +211,28 @@ static size_t used_groups(const struct reporter *rep)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < rep->cap; i++)
-		n += rep->groups[i].used;
-	assert_int_equal(n, rep->count);
+	for (size_t i = 0; i < rep->groups.cap; i++)
+		n += ((const struct group *)hashtab_slot(&rep->groups, i))->used;
+	assert_int_equal(n, rep->groups.count);
 	return n;
+}
+
+/* A group's metrics series (metrics.h): 1 its own, -1 "other", 0 none (no --listen). */
+static int series_of(const struct reporter *rep, const struct group *g, const struct options *o)
+{
+	assert_non_null(g);
+	if (!rep->keep_groups)
+		return 0;
+	return metrics_own_series(g, o->max_series) ? 1 : -1;
+}
+
+/* The reporter's series as metrics counts them: own, limited and the "other" totals. */
+static struct series_count series_count(const struct reporter *rep, const struct options *o)
+{
+	struct series_count c;
+
+	metrics_count_series(rep, o->max_series, &c);
+	return c;
 }
 
 static void assert_row(const struct report_row *w, size_t nflows, __u64 rxd, __u64 txd,
@@ -259,7 +279,7 @@ static void test_flow_rows_are_interval_rows(void **state)
 	}
 	assert_sums(&r, iv);
 	/* without --listen, flows need no group table */
-	assert_int_equal(rep.count, 0);
+	assert_int_equal(rep.groups.count, 0);
 	reporter_free(&rep);
 }
 
@@ -966,18 +986,18 @@ static void test_listen_keeps_groups_forever(void **state)
 	for (unsigned long i = 2; i <= 1000; i++)
 		build_empty(&rep, i, &o);
 	assert_non_null(group_of_pid(&rep, 1));
-	assert_int_equal(group_of_pid(&rep, 1)->series, 1);
+	assert_int_equal(series_of(&rep, group_of_pid(&rep, 1), &o), 1);
 	/* growth of the table keeps it too */
 	for (size_t i = 0; i < 40; i++)
 		many[i] = entry(key_pid(100 + (__u32)i, 1), "m", 1, 1, 0, 0);
 	build(&rep, interval_of(&f, 1001, many, 40), &o, &r);
 	assert_int_equal(r.nrows, 40);
-	assert_true(rep.cap > 64);
+	assert_true(rep.groups.cap > 64);
 	assert_int_equal(used_groups(&rep), 41);
 	build(&rep, interval_of(&f, 1002, a, 1), &o, &r);
 	assert_row(row_of_pid(&r, 1), 1, 10, 1, 20, 2);
-	assert_int_equal(group_of_pid(&rep, 1)->series, 1);
-	assert_int_equal(rep.limited, 0);
+	assert_int_equal(series_of(&rep, group_of_pid(&rep, 1), &o), 1);
+	assert_int_equal(series_count(&rep, &o).limited, 0);
 	reporter_free(&rep);
 }
 
@@ -1023,12 +1043,12 @@ static void test_expiry_growth_exactly_idle_max(void **state)
 		back[j] = entry(key_pid(1000 + (__u32)j, 1), "new", 100, 100, 0, 0);
 	back[40] = entry(key_pid(1, 1), "one", 3, 2, 0, 0);
 	assert_int_equal(reporter_init(&rep, &o), 0);
-	assert_int_equal(rep.cap, 64);
+	assert_int_equal(rep.groups.cap, 64);
 	build(&rep, interval_of(&f, 1, a, 1), &o, &r);
 	for (i = 2; i <= 301; i++)
 		build_empty(&rep, i, &o);
 	build(&rep, interval_of(&f, 302, back, 41), &o, &r);
-	assert_true(rep.cap > 64);
+	assert_true(rep.groups.cap > 64);
 	assert_int_equal(r.nrows, 41);
 	assert_row(row_of_pid(&r, 1), 1, 3, 2, 13, 3);
 	assert_sums(&r, &f.iv);
@@ -1064,33 +1084,32 @@ static void test_max_series(void **state)
 	assert_int_equal(o.max_series, 3);
 	assert_int_equal(reporter_init(&rep, &o), 0);
 	assert_true(rep.keep_groups);
-	assert_int_equal(rep.max_series, 3);
 	build(&rep, interval_of(&f, 1, i1, 5), &o, &r);
 	assert_int_equal(r.nrows, 5);
 	assert_sums(&r, &f.iv);
-	assert_int_equal(group_of_pid(&rep, 1)->series, 1);
-	assert_int_equal(group_of_pid(&rep, 2)->series, 1);
-	assert_int_equal(group_of_pid(&rep, 3)->series, -1);
-	assert_int_equal(group_of_pid(&rep, 4)->series, -1);
-	assert_int_equal(group_of_pid(&rep, 5)->series, -1);
-	assert_int_equal(rep.nseries, 2);
-	assert_int_equal(rep.limited, 3);
-	assert_int_equal(rep.other_rx, 30 + 40 + 500);
-	assert_int_equal(rep.other_tx, 3 + 4 + 50);
+	assert_int_equal(series_of(&rep, group_of_pid(&rep, 1), &o), 1);
+	assert_int_equal(series_of(&rep, group_of_pid(&rep, 2), &o), 1);
+	assert_int_equal(series_of(&rep, group_of_pid(&rep, 3), &o), -1);
+	assert_int_equal(series_of(&rep, group_of_pid(&rep, 4), &o), -1);
+	assert_int_equal(series_of(&rep, group_of_pid(&rep, 5), &o), -1);
+	assert_int_equal(series_count(&rep, &o).own, 2);
+	assert_int_equal(series_count(&rep, &o).limited, 3);
+	assert_int_equal(series_count(&rep, &o).other_rx, 30 + 40 + 500);
+	assert_int_equal(series_count(&rep, &o).other_tx, 3 + 4 + 50);
 
 	build(&rep, interval_of(&f, 2, i2, 4), &o, &r);
 	assert_int_equal(r.nrows, 4);
 	assert_sums(&r, &f.iv);
 	/* sticky both ways */
-	assert_int_equal(group_of_pid(&rep, 1)->series, 1);
-	assert_int_equal(group_of_pid(&rep, 2)->series, 1);
-	assert_int_equal(group_of_pid(&rep, 3)->series, -1);
-	assert_int_equal(group_of_pid(&rep, 5)->series, -1);
-	assert_int_equal(group_of_pid(&rep, 6)->series, -1);
-	assert_int_equal(rep.nseries, 2);
-	assert_int_equal(rep.limited, 4);
-	assert_int_equal(rep.other_rx, 570 + 1000 + 7 + 2);
-	assert_int_equal(rep.other_tx, 57 + 100 + 7 + 2);
+	assert_int_equal(series_of(&rep, group_of_pid(&rep, 1), &o), 1);
+	assert_int_equal(series_of(&rep, group_of_pid(&rep, 2), &o), 1);
+	assert_int_equal(series_of(&rep, group_of_pid(&rep, 3), &o), -1);
+	assert_int_equal(series_of(&rep, group_of_pid(&rep, 5), &o), -1);
+	assert_int_equal(series_of(&rep, group_of_pid(&rep, 6), &o), -1);
+	assert_int_equal(series_count(&rep, &o).own, 2);
+	assert_int_equal(series_count(&rep, &o).limited, 4);
+	assert_int_equal(series_count(&rep, &o).other_rx, 570 + 1000 + 7 + 2);
+	assert_int_equal(series_count(&rep, &o).other_tx, 57 + 100 + 7 + 2);
 	/* the rows themselves are not limited */
 	assert_row(row_of_pid(&r, 5), 1, 1000, 100, 1500, 150);
 	assert_row(row_of_pid(&r, 3), 1, 2, 2, 32, 5);
@@ -1108,6 +1127,7 @@ static void test_max_series_many(void **state)
 	__u64 orx = 0, otx = 0;
 	size_t own = 0, limited = 0;
 	char name[FLOW_COMM_LEN];
+	const struct group *g;
 
 	(void)state;
 	assert_int_equal(o.by, BY_COMM);	/* the --listen default */
@@ -1121,13 +1141,9 @@ static void test_max_series_many(void **state)
 		assert_int_equal(r.nrows, 60);
 		assert_sums(&r, &f.iv);
 	}
-	for (size_t i = 0; i < rep.cap; i++) {
-		const struct group *g = &rep.groups[i];
-
-		if (!g->used)
-			continue;
-		assert_true(g->series == 1 || g->series == -1);
-		if (g->series == 1) {
+	for (size_t pos = 0; (g = reporter_next_group(&rep, &pos));) {
+		assert_true(series_of(&rep, g, &o) == 1 || series_of(&rep, g, &o) == -1);
+		if (series_of(&rep, g, &o) == 1) {
 			/* the first 9 names seen: p0..p8 */
 			assert_int_equal(g->comm[0], 'p');
 			assert_true(atoi(g->comm + 1) < 9);
@@ -1141,10 +1157,10 @@ static void test_max_series_many(void **state)
 	}
 	assert_int_equal(own, 9);
 	assert_int_equal(limited, 51);
-	assert_int_equal(rep.limited, 51);
-	assert_int_equal(rep.nseries, 9);
-	assert_int_equal(rep.other_rx, orx);
-	assert_int_equal(rep.other_tx, otx);
+	assert_int_equal(series_count(&rep, &o).limited, 51);
+	assert_int_equal(series_count(&rep, &o).own, 9);
+	assert_int_equal(series_count(&rep, &o).other_rx, orx);
+	assert_int_equal(series_count(&rep, &o).other_tx, otx);
 	reporter_free(&rep);
 }
 
@@ -1165,17 +1181,17 @@ static void test_series_unlimited_and_off(void **state)
 	assert_int_equal(reporter_init(&rep, &on), 0);
 	build(&rep, interval_of(&f, 1, e, 20), &on, &r);
 	for (__u32 p = 1; p <= 20; p++)
-		assert_int_equal(group_of_pid(&rep, p)->series, 1);
-	assert_int_equal(rep.limited, 0);
-	assert_int_equal(rep.other_rx, 0);
+		assert_int_equal(series_of(&rep, group_of_pid(&rep, p), &on), 1);
+	assert_int_equal(series_count(&rep, &on).limited, 0);
+	assert_int_equal(series_count(&rep, &on).other_rx, 0);
 	reporter_free(&rep);
 
 	assert_int_equal(reporter_init(&rep, &off), 0);
 	build(&rep, interval_of(&f, 1, e, 20), &off, &r);
 	for (__u32 p = 1; p <= 20; p++)
-		assert_int_equal(group_of_pid(&rep, p)->series, 0);
-	assert_int_equal(rep.limited, 0);
-	assert_int_equal(rep.nseries, 0);
+		assert_int_equal(series_of(&rep, group_of_pid(&rep, p), &off), 0);
+	assert_int_equal(series_count(&rep, &off).limited, 0);
+	assert_int_equal(series_count(&rep, &off).own, 0);
 	reporter_free(&rep);
 }
 
@@ -1200,14 +1216,14 @@ static void test_flow_with_listen_groups(void **state)
 	assert_true(flow_key_eq(&r.rows[0].key, &i1[0].key));
 	assert_string_equal(r.rows[0].comm, "a");
 	assert_int_equal(used_groups(&rep), 2);
-	assert_int_equal(group_of(&rep, &i1[0].key, "")->series, 1);
-	assert_int_equal(group_of(&rep, &i1[1].key, "")->series, -1);
+	assert_int_equal(series_of(&rep, group_of(&rep, &i1[0].key, ""), &o), 1);
+	assert_int_equal(series_of(&rep, group_of(&rep, &i1[1].key, ""), &o), -1);
 	build(&rep, interval_of(&f, 2, i2, 1), &o, &r);
 	assert_int_equal(r.nrows, 1);
 	assert_true(flow_key_eq(&r.rows[0].key, &i2[0].key));
 	assert_row(&r.rows[0], 1, 3, 3, 8, 8);
-	assert_int_equal(rep.other_rx, 8);
-	assert_int_equal(rep.other_tx, 8);
+	assert_int_equal(series_count(&rep, &o).other_rx, 8);
+	assert_int_equal(series_count(&rep, &o).other_tx, 8);
 	reporter_free(&rep);
 }
 
@@ -1241,7 +1257,7 @@ static void test_rows_storage_reused(void **state)
 	assert_int_equal(kept[0].key.pid, 1);
 	assert_int_equal(kept[1].key.pid, 2);
 	reporter_free(&rep);
-	assert_null(rep.groups);
+	assert_null(rep.groups.slots);
 	assert_null(rep.rows);
 }
 
@@ -1302,7 +1318,7 @@ static void test_large_by_pid(void **state)
 				assert_true(r.rows[i - 1].rx_total > r.rows[i].rx_total);
 		}
 		assert_int_equal(used_groups(&rep), BIG_PIDS);
-		assert_true(rep.cap >= 2 * BIG_PIDS);
+		assert_true(rep.groups.cap >= 2 * BIG_PIDS);
 	}
 	reporter_free(&rep);
 	free(rows);
@@ -1320,6 +1336,7 @@ static void test_large_flows_with_listen(void **state)
 	struct report r;
 	struct interval iv;
 	__u64 sum_rx = 0, sum_tx = 0;
+	const struct group *g;
 
 	(void)state;
 	assert_non_null(e);
@@ -1348,12 +1365,10 @@ static void test_large_flows_with_listen(void **state)
 		assert_int_equal(r.rows[0].rx_total, (__u64)BIG_FLOWS * index);
 	}
 	assert_int_equal(used_groups(&rep), BIG_FLOWS);
-	for (size_t i = 0; i < rep.cap; i++) {
-		if (!rep.groups[i].used)
-			continue;
-		assert_int_equal(rep.groups[i].series, 1);
-		sum_rx += rep.groups[i].rx_total;
-		sum_tx += rep.groups[i].tx_total;
+	for (size_t pos = 0; (g = reporter_next_group(&rep, &pos));) {
+		assert_int_equal(series_of(&rep, g, &o), 1);
+		sum_rx += g->rx_total;
+		sum_tx += g->tx_total;
 	}
 	assert_int_equal(sum_rx, 2 * ((__u64)BIG_FLOWS * (BIG_FLOWS + 1) / 2));
 	assert_int_equal(sum_tx, 2 * BIG_FLOWS);
