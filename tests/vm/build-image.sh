@@ -139,16 +139,23 @@ if [ -z "$HOST_MIRROR" ]; then
 	printf 'deb [signed-by=%s] %s %s main\n' "$kr" "$MIRROR" "$SUITE" "$kr" "$MIRROR" "$SUITE-updates" \
 		"$kr" "$SECURITY" "$SUITE-security" >"$APTDIR/sources.list.new"
 	cmp -s "$APTDIR/sources.list.new" "$APTDIR/sources.list" ||
-		{ mv "$APTDIR/sources.list.new" "$APTDIR/sources.list"; rm -f "$APTDIR"/lists/*_*; }
+		{ mv "$APTDIR/sources.list.new" "$APTDIR/sources.list"; rm -f "$APTDIR"/lists/*_* "$APTDIR/updated"; }
 	rm -f "$APTDIR/sources.list.new"
 	APTO=(-o "Dir::Etc::SourceList=$APTDIR/sources.list" -o "Dir::Etc::SourceParts=$APTDIR/none"
 		-o "Dir::Etc::Preferences=$APTDIR/none/x" -o "Dir::Etc::PreferencesParts=$APTDIR/none"
 		-o "Dir::State::Lists=$APTDIR/lists" -o "Dir::State::status=$APTDIR/status"
 		-o "Dir::Cache=$APTDIR/cache" -o APT::Architectures::=amd64 -o Acquire::Languages=none)
-	if [ -z "$(find "$APTDIR/lists" -maxdepth 1 -name '*_InRelease' -mmin -360 2>/dev/null | head -n1)" ]; then
+	# (apt may date the lists by the server's Last-Modified: a file of our own
+	# records the last successful update)
+	if [ -z "$(find "$APTDIR/updated" -mmin -360 2>/dev/null)" ]; then
 		log "apt-get update for $SUITE (lists in $APTDIR)"
-		bgrun apt-get "${APTO[@]}" update -qq -o DPkg::Lock::Timeout=600 ||
-			die "apt-get update of $SUITE's lists failed"
+		if bgrun apt-get "${APTO[@]}" update -qq -o DPkg::Lock::Timeout=600; then
+			touch "$APTDIR/updated"
+		else
+			[ -n "$(find "$APTDIR/lists" -maxdepth 1 -name '*_InRelease' 2>/dev/null | head -n1)" ] ||
+				die "apt-get update of $SUITE's lists failed"
+			log "warning: apt-get update of $SUITE's lists failed; going on with the old lists"
+		fi
 	fi
 else
 	lists_fresh || apt_update
@@ -185,7 +192,7 @@ resolve() {
 if ! resolve; then
 	if [ -n "$APTDIR" ]; then
 		log "apt-get update for $SUITE (lists in $APTDIR)"
-		bgrun apt-get "${APTO[@]}" update -qq -o DPkg::Lock::Timeout=600 &&
+		bgrun apt-get "${APTO[@]}" update -qq -o DPkg::Lock::Timeout=600 && touch "$APTDIR/updated" &&
 			resolve || die "cannot resolve the kernel/headers/libbpfcc versions from $SUITE's apt lists"
 	else
 		[ "$updated" = 1 ] || { apt_update; resolve; } ||
