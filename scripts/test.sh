@@ -3,9 +3,11 @@
 # end-to-end tests against the real kernel, fuzzing and sanitizers, the QEMU
 # guest suite (tests/vm/) and the same build and tests with Debian 13 (trixie)
 # packages in a chroot on this kernel (tests/userland/).
-#   sudo ./scripts/test.sh [--no-vm] [--no-userland] [extra ctest arguments]
-#     --no-vm        skip the QEMU guest suite (label vm)
+#   sudo ./scripts/test.sh [--no-vm] [--no-userland] [--no-fuzz] [--no-sanitize]
+#                          [extra ctest arguments]
+#     --no-vm        skip the QEMU guest suites (label vm)
 #     --no-userland  skip the Debian 13 chroot suite (label userland)
+#     --no-fuzz, --no-sanitize  skip the fuzzing / sanitizer runs
 #     e.g. sudo ./scripts/test.sh --no-vm --no-userland -R e2e_exact
 # Prints the wall time of each part (setup, build, tests) at the end.
 set -euo pipefail
@@ -17,7 +19,9 @@ for a in "$@"; do
 	case "$a" in
 	--no-vm) skip+=(vm) ;;
 	--no-userland) skip+=(userland) ;;
-	-h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+	--no-fuzz) skip+=(fuzz) ;;
+	--no-sanitize) skip+=(sanitize) ;;
+	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
 	*) ctest_args+=("$a") ;;
 	esac
 done

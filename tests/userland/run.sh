@@ -12,9 +12,16 @@
 #                   (stable paths: /build inside the chroot).
 #   --shell         the same mounts, then an interactive shell in the chroot
 #   --force         rebuild the root from scratch even when its stamp matches
-#   -- CTEST_ARGS   passed to scripts/test.sh inside the chroot (default: every
-#                   test but the vm and userland ones, i.e. unit_*, e2e_*,
-#                   fuzz and sanitize), e.g. -- -R '^(unit|e2e)_'
+#   --full          run the fuzz and sanitize ctest tests in full (20 s per
+#                   fuzz target, the sanitizer's e2e subset) instead of briefly
+#   --committed     build and test the committed HEAD (git archive) instead of
+#                   the working tree (which may hold others' unfinished edits)
+#   -- CTEST_ARGS   passed to scripts/test.sh --no-vm --no-userland inside the
+#                   chroot instead of the default run, e.g. -- -R e2e_exact
+#
+# The default run: scripts/test.sh --no-vm --no-userland --no-fuzz
+# --no-sanitize (every unit_* and e2e_* test), then tests/fuzz/run.sh
+# --seconds 2 and tests/sanitize/run.sh --unit-only (trixie's clang proven).
 #
 # The root is `debootstrap --variant=minbase trixie` from Debian's archive
 # (USERLAND_MIRROR, default http://deb.debian.org/debian) plus what the
@@ -48,6 +55,8 @@ REFRESH_H=${USERLAND_REFRESH_HOURS:-24}
 
 mode="test"
 force=${USERLAND_FORCE:-0}
+committed=0
+full=0
 workdir=${BCCFLOW_USERLAND_DIR:-/var/tmp/bccflow-trixie}
 ctest_args=()
 while [ $# -gt 0 ]; do
@@ -55,7 +64,9 @@ while [ $# -gt 0 ]; do
 	--build-only) mode=build; shift ;;
 	--shell) mode=shell; shift ;;
 	--force) force=1; shift ;;
-	-h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+	--committed) committed=1; shift ;;
+	--full) full=1; shift ;;
+	-h|--help) sed -n '2,47p' "$0"; exit 0 ;;
 	--) shift; ctest_args=("$@"); break ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) workdir=$1; shift ;;
@@ -268,7 +279,11 @@ T_REFRESH=$((SECONDS - T1))
 T1=$SECONDS
 rm -rf --one-file-system "$R/src"
 mkdir -p "$R/src"
-if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+if [ "$committed" = 1 ]; then
+	git -C "$SRC" archive --format=tar HEAD | tar -C "$R/src" -xf - ||
+		die "git archive HEAD failed in $SRC"
+	log "source: committed HEAD $(git -C "$SRC" rev-parse --short HEAD)"
+elif git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	# tracked and untracked files, not ignored ones (build dirs); mtimes kept,
 	# so the build in /build is incremental
 	(cd "$SRC" && git ls-files -z --cached --others --exclude-standard |
@@ -313,17 +328,42 @@ shell)
 test)
 	# scripts/test.sh itself, as on any machine: setup.sh with the test-only
 	# packages, build.sh, ctest; it prints its own part times.
-	log "scripts/test.sh --no-vm --no-userland ${ctest_args[*]} in the chroot"
+	t_args=(--no-vm --no-userland)
+	[ "$full" = 1 ] || [ "${#ctest_args[@]}" -gt 0 ] || t_args+=(--no-fuzz --no-sanitize)
+	log "scripts/test.sh ${t_args[*]} ${ctest_args[*]} in the chroot"
 	set +e
-	bgrun in_root env BCCFLOW_BUILD_DIR=/build /src/scripts/test.sh --no-vm --no-userland \
+	bgrun in_root env BCCFLOW_BUILD_DIR=/build /src/scripts/test.sh "${t_args[@]}" \
 		"${ctest_args[@]}" 2>&1 | tee "$LOGS/test.log" >&"$ERR"
 	rc=${PIPESTATUS[0]}
 	set -e
+	T_TESTSH=$((SECONDS - T1))
+	# By default the fuzz and sanitizer scripts run briefly: each installs
+	# trixie's clang and its runtime, builds its own tree and runs (libFuzzer
+	# 2 s per target after the regression inputs and seeds; the unit tests
+	# under ASan+UBSan). --full runs them as ctest does at home.
+	T1=$SECONDS
+	smoke=""
+	: >"$LOGS/smoke.log"
+	if [ "$full" != 1 ] && [ "${#ctest_args[@]}" -eq 0 ]; then
+		for s in "fuzz/run.sh --seconds 2 --build /build/fuzz" \
+			 "sanitize/run.sh --unit-only --build /build/sanitize"; do
+			log "tests/$s in the chroot"
+			set +e
+			# shellcheck disable=SC2086
+			bgrun in_root env BCCFLOW_BUILD_DIR=/build /src/tests/$s 2>&1 |
+				tee -a "$LOGS/smoke.log" >&"$ERR"
+			src=${PIPESTATUS[0]}
+			set -e
+			smoke="$smoke ${s%%/*} $([ "$src" -eq 0 ] && echo passed || echo FAILED),"
+			[ "$src" -eq 0 ] || rc=1
+		done
+		smoke="; smoke:${smoke%,} $((SECONDS - T1)) s"
+	fi
 	versions >"$WORKDIR/packages.txt"
 	log "packages: $(paste -sd, "$WORKDIR/packages.txt" | sed 's/,/, /g')"
 	parts=$(sed -n 's/^test\.sh: parts: //p' "$LOGS/test.log" | tail -n1)
 	log "done in $((SECONDS - T0)) s (root ${T_ROOT} s, refresh ${T_REFRESH} s, copy ${T_COPY} s;" \
-		"test.sh in the chroot $((SECONDS - T1)) s: ${parts:-?}); exit $rc; log $LOGS/test.log"
+		"test.sh in the chroot ${T_TESTSH} s: ${parts:-?}${smoke}); exit $rc; logs in $LOGS"
 	exit "$rc"
 	;;
 esac
