@@ -42,6 +42,13 @@ static size_t same(const void *key)
 	return 7;
 }
 
+/* Every key starts at the last slot: a chain must wrap around to slot 0. */
+static size_t last(const void *key)
+{
+	(void)key;
+	return SIZE_MAX;
+}
+
 static const struct hashtab_spec item_spec = {
 	.size = sizeof(struct item),
 	.key_off = offsetof(struct item, key),
@@ -56,6 +63,14 @@ static const struct hashtab_spec collide_spec = {
 	.key_size = sizeof(uint64_t),
 	.used_off = offsetof(struct item, used),
 	.hash = same,
+};
+
+static const struct hashtab_spec wrap_spec = {
+	.size = sizeof(struct item),
+	.key_off = offsetof(struct item, key),
+	.key_size = sizeof(uint64_t),
+	.used_off = offsetof(struct item, used),
+	.hash = last,
 };
 
 static struct item *get(struct hashtab *t, uint64_t k)
@@ -159,6 +174,24 @@ static void test_collisions(void **state)
 	assert_null(find(&t, 99));
 	assert_null(find(&t, 140));
 	assert_int_equal(walk(&t), 40);
+	hashtab_free(&t);
+}
+
+/* Linear probing past the last slot goes on at slot 0. */
+static void test_wraps_around(void **state)
+{
+	struct hashtab t;
+
+	(void)state;
+	assert_int_equal(hashtab_init(&t, &wrap_spec, 0), 0);
+	for (uint64_t k = 1; k <= 3; k++)
+		get(&t, k);
+	assert_int_equal(((struct item *)hashtab_slot(&t, 15))->key, 1);
+	assert_int_equal(((struct item *)hashtab_slot(&t, 0))->key, 2);
+	assert_int_equal(((struct item *)hashtab_slot(&t, 1))->key, 3);
+	for (uint64_t k = 1; k <= 3; k++)
+		assert_int_equal(find(&t, k)->key, k);
+	assert_null(find(&t, 4));
 	hashtab_free(&t);
 }
 
@@ -284,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_get_find),
 		cmocka_unit_test(test_growth_at_half_load),
 		cmocka_unit_test(test_collisions),
+		cmocka_unit_test(test_wraps_around),
 		cmocka_unit_test(test_compact),
 		cmocka_unit_test(test_growth_drops_stale),
 		cmocka_unit_test(test_reset),
