@@ -27,8 +27,9 @@
 # (USERLAND_MIRROR, default http://deb.debian.org/debian) plus what the
 # project's own scripts/setup.sh installs in it: that is the proof that
 # setup.sh works on Debian 13. It is cached: WORKDIR/root.stamp records the
-# suite, mirror and a hash of this script and scripts/setup.sh; when they
-# match the root is reused (seconds), otherwise rebuilt. Downloaded .debs are
+# suite, mirror and a hash of scripts/setup.sh and of the part of this script
+# that makes the root; when they match the root is reused (seconds),
+# otherwise rebuilt. Downloaded .debs are
 # kept in WORKDIR/debs, so a rebuild downloads nothing new. When the chroot's
 # apt lists are older than USERLAND_REFRESH_HOURS (default 24) they are
 # updated and newer trixie packages installed; the installed versions of the
@@ -96,6 +97,17 @@ APT_Q=(-y -q -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=600 --no-install-recommen
 # Long commands run in the background and are waited for, so that a signal is
 # handled at once (bash runs traps only between commands).
 bgrun() { "$@" & wait "$!"; }
+# LOG CMD...: CMD's output also to LOG, the same way (a foreground pipeline
+# would hold a signal back until it ends); returns CMD's status.
+run_logged() {
+	local logf=$1
+	shift
+	rm -f "$WORKDIR/.rc"
+	{ rc_=0; "$@" || rc_=$?; echo "$rc_" >"$WORKDIR/.rc"; } 2>&1 | tee -a "$logf" >&"$ERR" &
+	wait "$!" || true
+	[ -s "$WORKDIR/.rc" ] || return 1
+	return "$(cat "$WORKDIR/.rc")"
+}
 children_of() { # PID: its child processes' ids
 	local f line ppid
 	for f in /proc/[0-9]*/stat; do
@@ -178,7 +190,9 @@ in_root() {
 	chroot "$R" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" DEBIAN_FRONTEND=noninteractive "$@"
 }
-SCRIPTS_HASH=$(cat "$HERE/run.sh" "$SRC/scripts/setup.sh" | sha256sum | cut -c1-16)
+# (the part of this script that makes the root, and setup.sh)
+SCRIPTS_HASH=$({ sed -n '/^# ---- the root:/,/^# ---- the source tree/p' "$HERE/run.sh"
+	cat "$SRC/scripts/setup.sh"; } | sha256sum | cut -c1-16)
 STAMP_TEXT="suite=$SUITE
 mirror=$MIRROR
 scripts=$SCRIPTS_HASH"
@@ -331,11 +345,9 @@ test)
 	t_args=(--no-vm --no-userland)
 	[ "$full" = 1 ] || [ "${#ctest_args[@]}" -gt 0 ] || t_args+=(--no-fuzz --no-sanitize)
 	log "scripts/test.sh ${t_args[*]} ${ctest_args[*]} in the chroot"
-	set +e
-	bgrun in_root env BCCFLOW_BUILD_DIR=/build /src/scripts/test.sh "${t_args[@]}" \
-		"${ctest_args[@]}" 2>&1 | tee "$LOGS/test.log" >&"$ERR"
-	rc=${PIPESTATUS[0]}
-	set -e
+	: >"$LOGS/test.log"
+	run_logged "$LOGS/test.log" in_root env BCCFLOW_BUILD_DIR=/build /src/scripts/test.sh \
+		"${t_args[@]}" "${ctest_args[@]}" || rc=$?
 	T_TESTSH=$((SECONDS - T1))
 	# By default the fuzz and sanitizer scripts run briefly: each installs
 	# trixie's clang and its runtime, builds its own tree and runs (libFuzzer
@@ -348,12 +360,9 @@ test)
 		for s in "fuzz/run.sh --seconds 2 --build /build/fuzz" \
 			 "sanitize/run.sh --unit-only --build /build/sanitize"; do
 			log "tests/$s in the chroot"
-			set +e
+			src=0
 			# shellcheck disable=SC2086
-			bgrun in_root env BCCFLOW_BUILD_DIR=/build /src/tests/$s 2>&1 |
-				tee -a "$LOGS/smoke.log" >&"$ERR"
-			src=${PIPESTATUS[0]}
-			set -e
+			run_logged "$LOGS/smoke.log" in_root env BCCFLOW_BUILD_DIR=/build /src/tests/$s || src=$?
 			smoke="$smoke ${s%%/*} $([ "$src" -eq 0 ] && echo passed || echo FAILED),"
 			[ "$src" -eq 0 ] || rc=1
 		done
