@@ -1,5 +1,7 @@
 """Command line: bad input is refused fast with exit 2 and nothing loaded;
---help, --version, --ebpf and --probe behave as documented."""
+--help, --version, --ebpf and --probe behave as documented. The Usage class
+(--help against src/opts.c's long_opts, the man page, --version) needs no
+root and runs without it; the Cli class needs root."""
 import os
 import re
 import subprocess
@@ -59,6 +61,73 @@ def run(args, timeout=30):
     return subprocess.run([BCCFLOW] + args, capture_output=True, text=True, timeout=timeout)
 
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def long_options():
+    """(name, short) of every entry of the long_opts table in src/opts.c;
+    short is the option's character when it has one, else None."""
+    with open(os.path.join(ROOT, "src", "opts.c")) as f:
+        src = f.read()
+    m = re.search(r"struct option long_opts\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
+    assert m, "no long_opts table in src/opts.c"
+    body = re.sub(r"/\*.*?\*/|//[^\n]*", "", m.group(1), flags=re.S)
+    entries = re.findall(r"\{([^{}]*)\}", body)
+    opts = []
+    for e in entries:
+        fields = [f.strip() for f in e.split(",")]
+        if fields[0] in ("NULL", "0"):
+            continue  # the terminator
+        name = re.fullmatch(r'"([^"]+)"', fields[0])
+        assert name and len(fields) == 4, "cannot read long_opts entry {%s}" % e
+        short = re.fullmatch(r"'(.)'", fields[3])
+        opts.append((name.group(1), short.group(1) if short else None))
+    return opts
+
+
+class Usage(unittest.TestCase):
+    """--help, the man page and --version: no root needed (ctest also runs
+    this class on its own as usage_help)."""
+
+    def test_long_opts_table_is_read(self):
+        opts = long_options()
+        names = [n for n, _ in opts]
+        self.assertGreaterEqual(len(opts), 20)
+        self.assertEqual(len(names), len(set(names)))
+        self.assertIn(("pid", "p"), opts)
+        self.assertIn(("max-series", None), opts)
+
+    def test_usage_mentions_every_option(self):
+        """Every entry of long_opts (src/opts.c) has its own line in --help,
+        with its short form when it has one."""
+        p = run(["--help"])
+        self.assertEqual(p.returncode, 0)
+        for name, short in long_options():
+            with self.subTest(option=name):
+                m = re.search(r"^ +(?:-(\S), )?--%s(?=[ =\n])" % re.escape(name), p.stdout,
+                              re.M)
+                self.assertTrue(m, "--help has no line for --%s" % name)
+                self.assertEqual(m.group(1), short, "short form of --%s" % name)
+        for word in ("interval", "count", "Examples"):
+            self.assertIn(word, p.stdout)
+        self.assertEqual(run(["-h"]).stdout, p.stdout)
+
+    def test_man_page_matches_help(self):
+        """docs/bccflow.8 documents exactly the long options --help lists."""
+        man = os.path.join(ROOT, "docs", "bccflow.8")
+        with open(man) as f:
+            text = f.read().replace("\\-", "-")
+        documented = set(re.findall(r"--[a-z][a-z0-9-]+", text))
+        listed = set(re.findall(r"--[a-z][a-z0-9-]+", run(["--help"]).stdout))
+        self.assertEqual(documented, listed)
+        self.assertTrue({"--" + n for n, _ in long_options()} <= documented)
+
+    def test_version(self):
+        p = run(["--version"])
+        self.assertEqual(p.returncode, 0)
+        self.assertRegex(p.stdout, r"^bccflow \d+\.\d+\.\d+\n$")
+
+
 class Cli(E2ETest):
     def test_bad_input_exit_2_fast_nothing_on_stdout(self):
         for args, word in BAD:
@@ -91,32 +160,6 @@ class Cli(E2ETest):
                     self.assertEqual(p.returncode, 2, p.stderr)
                     self.assertIn(word, p.stderr)
                     self.assertEqual(p.stdout, "")
-
-    def test_help_lists_every_option(self):
-        p = run(["--help"])
-        self.assertEqual(p.returncode, 0)
-        for opt in ("--pid", "--json", "--attach", "--max-flows", "--no-map-v4", "--probe",
-                    "--ebpf", "--help", "--version", "interval", "count", "Examples",
-                    "--offsets", "--comm", "--port", "--laddr", "--raddr", "--cgroup", "--ipv4",
-                    "--ipv6", "--by", "--sort", "--rows", "--units", "--rate", "--no-clear",
-                    "--csv", "--listen", "--max-series"):
-            self.assertIn(opt, p.stdout)
-        self.assertEqual(run(["-h"]).stdout, p.stdout)
-
-    def test_man_page_matches_help(self):
-        """docs/bccflow.8 documents exactly the long options --help lists."""
-        import re
-        man = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "bccflow.8")
-        with open(man) as f:
-            text = f.read().replace("\\-", "-")
-        documented = set(re.findall(r"--[a-z][a-z0-9-]+", text))
-        listed = set(re.findall(r"--[a-z][a-z0-9-]+", run(["--help"]).stdout))
-        self.assertEqual(documented, listed)
-
-    def test_version(self):
-        p = run(["--version"])
-        self.assertEqual(p.returncode, 0)
-        self.assertRegex(p.stdout, r"^bccflow \d+\.\d+\.\d+\n$")
 
     def test_ebpf_prints_substituted_text_without_loading(self):
         p = run(["--ebpf", "-p", "4242,77", "--max-flows", "1000"])

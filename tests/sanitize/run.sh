@@ -5,11 +5,16 @@
 # writes its reports to BUILD/sanitizer-logs/san.PID; any such file fails
 # the run) as well as on any failed test.
 #   sudo tests/sanitize/run.sh [--build DIR] [--unit-only] [TEST...]
+#   tests/sanitize/run.sh --check-names [TEST...]
 #     --build DIR  build directory (default $BCCFLOW_BUILD_DIR/sanitize or
 #                  build/sanitize)
 #     --unit-only  skip the e2e subset (no root needed)
+#     --check-names  only check that every e2e test of the subset exists, then
+#                  exit (no root, no build; ctest runs it as sanitize_names)
 #     TEST         e2e tests to run instead of the default subset, as
 #                  module.Class.test (module = file in tests/e2e)
+# A listed e2e test that does not exist (renamed, removed) fails the run
+# before anything is built, and so does one that was skipped or not run.
 # Leaks proven to be inside libbcc/LLVM would go to tests/sanitize/lsan.supp
 # (none is needed today; see there).
 set -euo pipefail
@@ -17,12 +22,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build="${BCCFLOW_BUILD_DIR:-$root/build}/sanitize"
 unit_only=0
+check_only=0
 tests=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build="$2"; shift 2 ;;
 	--unit-only) unit_only=1; shift ;;
-	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+	--check-names) check_only=1; shift ;;
+	-h|--help) sed -n '2,19p' "$0"; exit 0 ;;
 	-*) echo "sanitize: unknown option $1" >&2; exit 2 ;;
 	*) tests+=("$1"); shift ;;
 	esac
@@ -30,8 +37,8 @@ done
 log() { printf 'sanitize: %s\n' "$*" >&2; }
 # The e2e subset: exact IPv4/IPv6 counting over intervals, signals, -p, a
 # closed pipe, eviction and a full table (flow table growth, rehash), bad
-# probe files and --ebpf (libbcc/LLVM error paths), faults. Tests another
-# engineer renamed are reported and skipped, not failed.
+# probe files and --ebpf (libbcc/LLVM error paths), faults. A test renamed
+# elsewhere must be renamed here too: a missing name fails the run.
 [ ${#tests[@]} -gt 0 ] || tests=(
 	test_traffic.Traffic.test_ipv4_ipv6_both_directions_several_intervals
 	test_traffic.Traffic.test_signals_report_partial_interval_and_exit_0
@@ -47,6 +54,49 @@ log() { printf 'sanitize: %s\n' "$*" >&2; }
 	test_faults.Faults.test_no_tracefs_mounts_it_and_leaves_no_mount
 	test_faults.Faults.test_sigkill_leaves_nothing_and_next_run_works
 )
+
+# e2e_tests check|run NAME...: check that each named e2e test exists (every
+# missing one is named, exit 1), or run them and fail unless each ran and
+# passed (none skipped)
+e2e_tests() {
+	E2E_DIR="$root/tests/e2e" python3 - "$@" <<'PY'
+import importlib, os, sys, unittest
+sys.path.insert(0, os.environ["E2E_DIR"])
+mode, names = sys.argv[1], sys.argv[2:]
+suite = unittest.TestSuite()
+missing = []
+for name in names:
+    try:
+        mod, cls, meth = name.split(".")
+        klass = getattr(importlib.import_module(mod), cls)
+        getattr(klass, meth)
+        suite.addTest(klass(meth))
+    except (ValueError, AttributeError, ImportError) as e:
+        missing.append("%s (%s)" % (name, e))
+for name in missing:
+    print("sanitize: no such e2e test (renamed? update tests/sanitize/run.sh): %s" % name,
+          file=sys.stderr)
+if missing or not names:
+    sys.exit(1)
+if mode == "check":
+    print("sanitize: all %d e2e tests of the subset exist" % len(names), file=sys.stderr)
+    sys.exit(0)
+r = unittest.TextTestRunner(verbosity=2).run(suite)
+for test, why in r.skipped:
+    print("sanitize: skipped, so not run under the sanitizers: %s (%s)" % (test.id(), why),
+          file=sys.stderr)
+if r.testsRun != len(names):
+    print("sanitize: %d e2e tests listed, %d ran" % (len(names), r.testsRun), file=sys.stderr)
+ok = r.wasSuccessful() and not r.skipped and r.testsRun == len(names)
+sys.exit(0 if ok else 1)
+PY
+}
+if [ "$check_only" -eq 1 ]; then
+	e2e_tests check "${tests[@]}"
+	exit
+fi
+# before anything is built: a renamed test fails the run at once
+[ "$unit_only" -eq 1 ] || e2e_tests check "${tests[@]}" || { log "FAILED"; exit 1; }
 
 # clang with the sanitizer runtimes, whichever version the distribution has
 # (Debian's clang and libclang-rt-dev name its default)
@@ -92,26 +142,7 @@ if [ "$unit_only" -eq 0 ]; then
 	log "e2e subset against $build/bccflow"
 	BCCFLOW="$build/bccflow" FLOWGEN="$build/flowgen-plain" \
 	COMPILE_PROBE="$build/tests/compile_probe" \
-	E2E_DIR="$root/tests/e2e" python3 - "${tests[@]}" <<'PY' || fail=1
-import importlib, os, sys, unittest
-sys.path.insert(0, os.environ["E2E_DIR"])
-suite = unittest.TestSuite()
-missing = []
-for name in sys.argv[1:]:
-    mod, cls, meth = name.split(".")
-    try:
-        klass = getattr(importlib.import_module(mod), cls)
-        getattr(klass, meth)
-        suite.addTest(klass(meth))
-    except (AttributeError, ImportError):
-        missing.append(name)
-for name in missing:
-    print("sanitize: no such e2e test (renamed?), skipped: %s" % name, file=sys.stderr)
-if not suite.countTestCases():
-    sys.exit("sanitize: none of the e2e tests exists")
-r = unittest.TextTestRunner(verbosity=2).run(suite)
-sys.exit(0 if r.wasSuccessful() else 1)
-PY
+		e2e_tests run "${tests[@]}" || fail=1
 fi
 
 reports=$(find "$logs" -type f -size +0c | sort)
