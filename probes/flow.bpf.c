@@ -3,10 +3,11 @@
  * bccflow probe text: TCP payload bytes per (pid, family, local, remote).
  *
  * Compiled at run time by libbcc. The host splices probes/flow.h in place
- * of the include line below, replaces the two filter placeholders with
- * validated statements (the task's pid, comm and cgroup, in count_bytes(),
- * on every event; family, ports and addresses in count_slow(), where the
- * 4-tuple is read), and
+ * of the include line below, follows it with the filters' maps and
+ * functions, replaces the two filter placeholders with calls of those
+ * functions (the task's pid, comm and cgroup, in count_bytes(), on every
+ * event; family, ports and addresses in count_slow(), where the 4-tuple is
+ * read), and
  * defines exactly one of BCCFLOW_BACKEND_{FENTRY,KPROBE,RAW_TRACEPOINT,
  * TRACEPOINT} plus MAX_FLOWS (and, for kprobe/fentry, the kernel's
  * tcp_recvmsg flavour and HAVE_TCP_SENDPAGE; for raw tracepoints,
@@ -27,11 +28,18 @@
 #endif
 
 /*
+ * The host replaces each filter placeholder below (the task's needs a u32
+ * pid in scope, the key's a struct flow_key key) with a call of the filter
+ * it generates from the options, or with nothing; the host leaves
+ * preprocessor lines alone, so these empty definitions are for editors.
+ */
+#define FILTER_PID
+#define FILTER_KEY
+
+/*
  * Stable Linux ABI values, defined here rather than included: the socket
  * headers would add about a second to every compile.
  */
-#define FLOW_AF_INET 2
-#define FLOW_AF_INET6 10
 #define FLOW_IPPROTO_TCP 6
 #define FLOW_MSG_PEEK 2
 #define FLOW_TCP_CLOSE 7
@@ -60,13 +68,8 @@ struct page;
  * read through the headers, so the host can compare them with BTF before it
  * loads anything.
  */
-BPF_ARRAY(off_skc_daddr, u8, 1 + offsetof(struct sock, __sk_common.skc_daddr));
-BPF_ARRAY(off_skc_rcv_saddr, u8, 1 + offsetof(struct sock, __sk_common.skc_rcv_saddr));
-BPF_ARRAY(off_skc_dport, u8, 1 + offsetof(struct sock, __sk_common.skc_dport));
-BPF_ARRAY(off_skc_num, u8, 1 + offsetof(struct sock, __sk_common.skc_num));
-BPF_ARRAY(off_skc_family, u8, 1 + offsetof(struct sock, __sk_common.skc_family));
-BPF_ARRAY(off_skc_v6_daddr, u8, 1 + offsetof(struct sock, __sk_common.skc_v6_daddr));
-BPF_ARRAY(off_skc_v6_rcv_saddr, u8, 1 + offsetof(struct sock, __sk_common.skc_v6_rcv_saddr));
+#define FLOW_WITNESS(f) BPF_ARRAY(off_##f, u8, 1 + offsetof(struct sock, __sk_common.f));
+FLOW_SK_FIELDS(FLOW_WITNESS)
 #endif
 
 /* sockets used by one process (struct sock_flow), keyed by socket address */
@@ -81,13 +84,6 @@ BPF_HASH(flows, struct flow_key, struct flow_val, MAX_FLOWS);
 BPF_HASH(tuples, struct flow_key, u8, MAX_FLOWS);
 BPF_HASH(closed, struct flow_key, u8, MAX_FLOWS);
 BPF_PERCPU_ARRAY(stats, u64, STAT_MAX);
-#ifdef BCCFLOW_CGROUP_FILTER
-BPF_CGROUP_ARRAY(cgroup_filter, 1);	/* the host puts the --cgroup dir in slot 0 */
-#endif
-
-/* ::ffff:a.b.c.d, an IPv4 peer of a dual-stack socket */
-#define FLOW_MAPPED(a) (!((a)[0] | (a)[1] | (a)[2] | (a)[3] | (a)[4] | (a)[5] | (a)[6] | \
-			  (a)[7] | (a)[8] | (a)[9]) && (a)[10] == 0xff && (a)[11] == 0xff)
 
 static __always_inline void stat_add(int idx, u64 n)
 {
@@ -213,6 +209,16 @@ static __always_inline u16 sk_tcp_family(struct sock *sk)
 }
 #endif
 
+/* One send or receive, as every step of counting it needs it. */
+struct event {
+	struct sock *sk;
+	u64 skp;		/* the socket's address: its first slot */
+	u64 bytes;
+	u32 pid;
+	u16 family;		/* 0 where the hook does not give it */
+	u8 tx;
+};
+
 /* The entry counts this process's events on a socket that is still open. */
 #define SOCK_MINE(sf, pid) ((sf) && (sf)->key.pid == (pid) && !(sf)->flags)
 
@@ -234,30 +240,30 @@ static __always_inline struct sock_flow *sock_new(u64 *slotp, const struct flow_
  * a free slot gets a new entry (the second slot while the first one's
  * closed entry waits for the host); anything else counts by tuple.
  */
-static __always_inline int count_slow(struct sock *sk, u64 skp, struct sock_flow *sf,
-				      struct sock_flow *sf2, u32 pid, u16 family, u64 bytes,
-				      int tx)
+static __always_inline int count_slow(const struct event *ev, struct sock_flow *sf,
+				      struct sock_flow *sf2)
 {
-	u64 slot2 = skp + 1;	/* not |: fentry's sk is a pointer to the verifier */
+	u64 skp = ev->skp, slot2 = skp + 1;	/* not |: fentry's sk is a pointer to the verifier */
+	u16 family = ev->family;
 	struct flow_key key;
 
 #ifndef BCCFLOW_BACKEND_TRACEPOINT
-	family = sk_tcp_family(sk);
+	family = sk_tcp_family(ev->sk);
 #endif
 	if (family != FLOW_AF_INET && family != FLOW_AF_INET6)
 		return 0;
 	__builtin_memset(&key, 0, sizeof(key));
-	key.pid = pid;
+	key.pid = ev->pid;
 	key.family = family;
-	fill_key(&key, sk, family);
+	fill_key(&key, ev->sk, family);
 	FILTER_KEY
 
 	if (sf && key_equal(&sf->key, &key)) {
-		add_bytes(&sf->val, bytes, tx);
+		add_bytes(&sf->val, ev->bytes, ev->tx);
 		return 0;
 	}
 	if (sf2 && key_equal(&sf2->key, &key)) {
-		add_bytes(&sf2->val, bytes, tx);
+		add_bytes(&sf2->val, ev->bytes, ev->tx);
 		return 0;
 	}
 	if (!sf)
@@ -267,10 +273,10 @@ static __always_inline int count_slow(struct sock *sk, u64 skp, struct sock_flow
 	else
 		sf = NULL;
 	if (sf && key_equal(&sf->key, &key)) {
-		add_bytes(&sf->val, bytes, tx);
+		add_bytes(&sf->val, ev->bytes, ev->tx);
 		return 0;
 	}
-	return count_tuple(&key, bytes, tx);
+	return count_tuple(&key, ev->bytes, ev->tx);
 }
 
 /*
@@ -286,6 +292,7 @@ static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, i
 	u32 pid = bpf_get_current_pid_tgid() >> 32;
 	u64 skp = (u64)sk, slot2 = skp + 1;
 	struct sock_flow *sf, *sf2 = NULL;
+	struct event ev;
 
 	FILTER_PID
 
@@ -301,7 +308,13 @@ static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, i
 			return 0;
 		}
 	}
-	return count_slow(sk, skp, sf, sf2, pid, family, bytes, tx);
+	ev.sk = sk;
+	ev.skp = skp;
+	ev.bytes = bytes;
+	ev.pid = pid;
+	ev.family = family;
+	ev.tx = tx;
+	return count_slow(&ev, sf, sf2);
 }
 
 /*

@@ -10,6 +10,25 @@
 #define FLOW_COMM_LEN 16
 
 /*
+ * The struct sock_common fields the probe reads, listed once: the host reads
+ * their offsets from BTF (kfeatures.c) and defines OFF_<field> for the probe
+ * (probe_text.c); a probe that reads them through kernel headers instead
+ * declares one witness map per field (flow.bpf.c), which the host checks
+ * against BTF before loading (loader.c).
+ */
+#define FLOW_SK_FIELDS(X) \
+	X(skc_daddr) X(skc_rcv_saddr) X(skc_dport) X(skc_num) X(skc_family) \
+	X(skc_v6_daddr) X(skc_v6_rcv_saddr)
+
+/* Address families as Linux numbers them (ABI), for probe texts without socket headers. */
+#define FLOW_AF_INET 2
+#define FLOW_AF_INET6 10
+
+/* a (16 bytes) is ::ffff:a.b.c.d, an IPv4 peer of a dual-stack socket */
+#define FLOW_MAPPED(a) (!((a)[0] | (a)[1] | (a)[2] | (a)[3] | (a)[4] | (a)[5] | (a)[6] | \
+			  (a)[7] | (a)[8] | (a)[9]) && (a)[10] == 0xff && (a)[11] == 0xff)
+
+/*
  * One flow: a process talking over one TCP 4-tuple. Ports are in host byte
  * order. IPv4 addresses sit in the first 4 bytes of laddr/raddr, the rest is
  * zero. The explicit pad keeps the layout free of compiler padding, so equal

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 
 #include "filter_maps.h"
 
@@ -64,4 +70,24 @@ void filter_maps_build(struct filter_maps *m, const struct options *o, int cgrou
 		};
 	add_trie(m, "laddr_filter", "the --laddr filter", o->laddr, o->nladdr, m->laddr);
 	add_trie(m, "raddr_filter", "the --raddr filter", o->raddr, o->nraddr, m->raddr);
+}
+
+int filter_cgroup_open(const char *path, char *err, size_t errlen)
+{
+	struct statfs sf;
+	int fd;
+
+	if (statfs(path, &sf)) {
+		snprintf(err, errlen, "invalid --cgroup '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (sf.f_type != CGROUP2_SUPER_MAGIC) {
+		snprintf(err, errlen, "invalid --cgroup '%s': not in a cgroup v2 hierarchy "
+			 "(e.g. /sys/fs/cgroup/system.slice)", path);
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		snprintf(err, errlen, "invalid --cgroup '%s': %s", path, strerror(errno));
+	return fd;
 }

@@ -26,6 +26,9 @@ struct filter_maps {
  */
 void filter_maps_build(struct filter_maps *m, const struct options *o, int cgroup_fd);
 
+/* --cgroup must name a cgroup v2 directory: its open fd, or -1 with err set. */
+int filter_cgroup_open(const char *path, char *err, size_t errlen);
+
 /*
  * Fills out[] with the trie keys that match exactly the addresses the n
  * networks match (an IPv4 network also as IPv4-mapped IPv6); returns how

@@ -9,7 +9,6 @@
 #include "format.h"
 #include "utf8.h"
 
-static const unsigned char v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 void shown_addr(const struct flow_key *k, bool local, bool map_v4, struct shown_addr *out)
 {
@@ -18,7 +17,7 @@ void shown_addr(const struct flow_key *k, bool local, bool map_v4, struct shown_
 	if (k->family == AF_INET) {
 		out->family = 4;
 		inet_ntop(AF_INET, a, out->addr, sizeof(out->addr));
-	} else if (map_v4 && !memcmp(a, v4mapped_prefix, sizeof(v4mapped_prefix))) {
+	} else if (map_v4 && FLOW_MAPPED(a)) {
 		out->family = 4;
 		inet_ntop(AF_INET, a + 12, out->addr, sizeof(out->addr));
 	} else {

@@ -17,15 +17,9 @@
 
 #define TRACEFS_MOUNT "/sys/kernel/tracing"
 
-const char *const sk_field_names[SK_NFIELDS] = {
-	[SK_DADDR] = "skc_daddr",
-	[SK_RCV_SADDR] = "skc_rcv_saddr",
-	[SK_DPORT] = "skc_dport",
-	[SK_NUM] = "skc_num",
-	[SK_FAMILY] = "skc_family",
-	[SK_V6_DADDR] = "skc_v6_daddr",
-	[SK_V6_RCV_SADDR] = "skc_v6_rcv_saddr",
-};
+#define SK_FIELD_NAME(f) [SK_##f] = #f,
+const char *const sk_field_names[SK_NFIELDS] = { FLOW_SK_FIELDS(SK_FIELD_NAME) };
+#undef SK_FIELD_NAME
 
 /* Offsets of the fields in struct sock (sock_common is its first member). */
 static bool sk_offsets_from_btf(const struct kbtf *btf, long off[SK_NFIELDS])

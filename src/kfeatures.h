@@ -7,21 +7,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "opts.h"
+#include <linux/types.h>
+
+#include "../probes/flow.h"
+#include "backend.h"
 
 struct kbtf;
 
-/* struct sock fields the probe reads (all inside struct sock_common). */
+/* struct sock fields the probe reads (all inside struct sock_common): SK_skc_daddr, ... */
+#define SK_FIELD_ENUM(f) SK_##f,
 enum sk_field {
-	SK_DADDR,
-	SK_RCV_SADDR,
-	SK_DPORT,
-	SK_NUM,
-	SK_FAMILY,
-	SK_V6_DADDR,
-	SK_V6_RCV_SADDR,
+	FLOW_SK_FIELDS(SK_FIELD_ENUM)
 	SK_NFIELDS,
 };
+#undef SK_FIELD_ENUM
 
 extern const char *const sk_field_names[SK_NFIELDS];
 

@@ -55,24 +55,37 @@ static int prog_type(enum hook_kind k)
 
 /*
  * With borrowed headers, the probe's witness maps carry the offsets it was
- * compiled with (max_entries = 1 + offset); they must match BTF.
+ * compiled with (max_entries = 1 + offset); they must match BTF. A text
+ * has a witness for every field it reads, or none (BTF offsets, or a
+ * --probe text that does not say): one missing is an error, not a pass.
  */
 static int check_layout(void *mod, const struct kfeatures *f, char *err, size_t errlen)
 {
+	long hdr[SK_NFIELDS];
+	int have = 0;
+
 	for (int i = 0; i < SK_NFIELDS; i++) {
 		char map[64];
-		long hdr;
 
 		snprintf(map, sizeof(map), "off_%s", sk_field_names[i]);
-		hdr = (long)bpf_table_max_entries(mod, map) - 1;
-		if (hdr < 0 || !f->sk_offsets_ok)
-			continue;	/* BTF offsets used, or nothing to compare with */
-		if (hdr != f->sk_offsets[i]) {
+		hdr[i] = (long)bpf_table_max_entries(mod, map) - 1;
+		have += hdr[i] >= 0;
+	}
+	for (int i = 0; i < SK_NFIELDS && have; i++) {
+		if (hdr[i] < 0) {
+			snprintf(err, errlen, "the probe text has layout witness maps but none for "
+				 "struct sock field %s: declare off_%s as flow.bpf.c does",
+				 sk_field_names[i], sk_field_names[i]);
+			return -1;
+		}
+		if (!f->sk_offsets_ok)
+			continue;	/* nothing to compare with */
+		if (hdr[i] != f->sk_offsets[i]) {
 			snprintf(err, errlen,
 				 "kernel headers do not match the running kernel: struct sock field "
 				 "%s is at offset %ld in the headers but %ld in the kernel's BTF; "
 				 "install headers for this kernel, set BCC_KERNEL_SOURCE, or use "
-				 "--offsets btf", sk_field_names[i], hdr, f->sk_offsets[i]);
+				 "--offsets btf", sk_field_names[i], hdr[i], f->sk_offsets[i]);
 			return -1;
 		}
 	}

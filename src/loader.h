@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "hook_name.h"
-#include "opts.h"
+#include "backend.h"
 
 #define LOADER_MAX_LINKS 16
 

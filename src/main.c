@@ -4,16 +4,10 @@
  * eBPF probes compiled at run time through libbcc's C API.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/magic.h>
-#include <signal.h>
-#include <sys/vfs.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "attach.h"
 #include "filter_maps.h"
 #include "kfeatures.h"
 #include "loader.h"
@@ -23,38 +17,6 @@
 #include "prom.h"
 
 #define EXIT_USAGE 2
-
-static void on_signal(int sig)
-{
-	int fd;
-
-	if (sig != SIGALRM) {
-		if (!exiting)
-			exiting = 1;
-		/* a reader that stopped reading must not keep us from exiting */
-		alarm(3);
-		return;
-	}
-	/* 3 s later still here: drop the rest of the output (async-signal-safe) */
-	fd = open("/dev/null", O_WRONLY);
-	if (fd >= 0) {
-		dup2(fd, STDOUT_FILENO);
-		close(fd);
-	}
-	exiting = EXITING_OUTPUT_DROPPED;
-}
-
-static void setup_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-
-	/* no SA_RESTART: the interval sleep must end at once */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);	/* a gone reader shows up as EPIPE */
-}
 
 static long read_pid_max(void)
 {
@@ -69,136 +31,13 @@ static long read_pid_max(void)
 	return v;
 }
 
-/* Backends to try, in order; returns how many. */
-static int candidates(enum backend want, enum backend out[4])
-{
-	if (want != BACKEND_AUTO) {
-		out[0] = want;
-		return 1;
-	}
-	/* kprobes before tracepoints: before 6.5 sendfile() skips sock_sendmsg() */
-	out[0] = BACKEND_FENTRY;
-	out[1] = BACKEND_KPROBE;
-	out[2] = BACKEND_RAW_TRACEPOINT;
-	out[3] = BACKEND_TRACEPOINT;
-	return 4;
-}
-
-static char *prepare(const struct options *o, const char *src, const struct kfeatures *f,
-		     enum backend b)
-{
-	struct probe_config cfg = {
-		.backend = b,
-		.max_flows = o->max_flows,
-		.npids = o->npids,
-		.pids = o->pids,
-		.have_tcp_sendpage = f->have_tcp_sendpage,
-		.recvmsg_has_nonblock = f->recvmsg_has_nonblock,
-		.sk_protocol_off = f->sk_protocol_off,
-		.filter = o,
-	};
-	char err[512];
-	char *text;
-
-	if (o->offsets != OFFSETS_HEADERS && f->sk_offsets_ok) {
-		cfg.nfields = SK_NFIELDS;
-		cfg.field_names = sk_field_names;
-		cfg.field_offsets = f->sk_offsets;
-		cfg.sk_head_packed = f->sk_offsets[SK_DADDR] == 0 && f->sk_offsets[SK_RCV_SADDR] == 4 &&
-				     f->sk_offsets[SK_DPORT] == 12 && f->sk_offsets[SK_NUM] == 14;
-	}
-	text = probe_text_prepare(src, bccflow_probe_header, &cfg, err, sizeof(err));
-
-	if (!text)
-		fprintf(stderr, "bccflow: %s\n", err);
-	return text;
-}
-
-/* --cgroup must name a cgroup v2 directory; returns an open fd, or -1. */
-static int open_cgroup(const char *path)
-{
-	struct statfs sf;
-	int fd;
-
-	if (statfs(path, &sf)) {
-		fprintf(stderr, "bccflow: invalid --cgroup '%s': %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (sf.f_type != CGROUP2_SUPER_MAGIC) {
-		fprintf(stderr, "bccflow: invalid --cgroup '%s': not in a cgroup v2 hierarchy "
-			"(e.g. /sys/fs/cgroup/system.slice)\n", path);
-		return -1;
-	}
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		fprintf(stderr, "bccflow: invalid --cgroup '%s': %s\n", path, strerror(errno));
-	return fd;
-}
-
-/* Rejects an unusable --probe text before anything touches the kernel. */
-static int check_text(const struct options *o, const char *src)
-{
-	struct kfeatures none = { .btf = NULL };
-	char *text = prepare(o, src, &none, BACKEND_TRACEPOINT);
-
-	free(text);
-	return text ? 0 : -1;
-}
-
-/*
- * Picks, prepares and (unless --ebpf) loads the first backend that works.
- * Returns an exit code, or -1 when *l is loaded and counting.
- */
-static int start(const struct options *o, const char *src, const struct kfeatures *f,
-		 int cgroup_fd, struct loaded *l)
-{
-	enum backend order[4];
-	int n = candidates(o->attach, order);
-	struct filter_maps maps;
-	char why[512];
-
-	filter_maps_build(&maps, o, cgroup_fd);
-	for (int i = 0; i < n; i++) {
-		enum loader_status st;
-		char *text;
-
-		/* --ebpf --attach X shows X's text even where X cannot run */
-		if (!(o->print_ebpf && n == 1) &&
-		    !features_backend_usable(f, order[i], why, sizeof(why))) {
-			fprintf(stderr, "bccflow: cannot use %s: %s%s\n", backend_name(order[i]), why,
-				i + 1 < n ? "; trying the next method" : "");
-			continue;
-		}
-		text = prepare(o, src, f, order[i]);
-		if (!text)
-			return EXIT_USAGE;
-		if (o->print_ebpf) {
-			fputs(text, stdout);
-			free(text);
-			return fflush(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
-		}
-		st = loader_open(l, text, order[i], f, maps.init, maps.n, why, sizeof(why));
-		free(text);
-		if (st == LOADER_OK)
-			return -1;
-		fprintf(stderr, "bccflow: %s with %s: %s%s\n",
-			st == LOADER_FATAL ? "cannot start" : "cannot attach", backend_name(order[i]),
-			why, st != LOADER_FATAL && i + 1 < n ? "; trying the next method" : "");
-		if (st == LOADER_FATAL || exiting)
-			return EXIT_FAILURE;
-	}
-	fprintf(stderr, "bccflow: no attach method works on this kernel%s\n",
-		o->attach == BACKEND_AUTO ? "" : ": try --attach auto");
-	return EXIT_FAILURE;
-}
-
 static int run(const struct options *o, const char *src, int cgroup_fd,
 	       struct prom_server *prom)
 {
 	struct kfeatures f;
 	struct loaded l;
 	char err[512];
-	int rc;
+	int rc = EXIT_FAILURE;
 
 	if (!o->print_ebpf &&
 	    (features_check_versions(err, sizeof(err)) || features_check_privileges(err, sizeof(err)) ||
@@ -213,8 +52,17 @@ static int run(const struct options *o, const char *src, int cgroup_fd,
 		features_cleanup(&f);
 		return EXIT_FAILURE;
 	}
-	rc = start(o, src, &f, cgroup_fd, &l);
-	if (rc < 0) {
+	switch (attach_start(o, src, &f, cgroup_fd, &l)) {
+	case ATTACH_PRINTED:
+		rc = EXIT_SUCCESS;
+		break;
+	case ATTACH_BAD_INPUT:
+		rc = EXIT_USAGE;
+		break;
+	case ATTACH_FAILED:
+		rc = EXIT_FAILURE;
+		break;
+	case ATTACH_LOADED: {
 		char hooks[512];
 
 		loader_describe(&l, hooks, sizeof(hooks));
@@ -223,6 +71,8 @@ static int run(const struct options *o, const char *src, int cgroup_fd,
 			o->output == OUTPUT_TABLE ? "; Ctrl-C to stop" : "");
 		rc = exiting ? EXIT_SUCCESS : monitor_run(o, &l, prom);
 		loader_close(&l);
+		break;
+	}
 	}
 	features_cleanup(&f);
 	return rc;
@@ -259,7 +109,7 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (check_text(&o, file_text ? file_text : bccflow_probe_source)) {
+	if (attach_check_text(&o, file_text ? file_text : bccflow_probe_source)) {
 		free(file_text);
 		return EXIT_USAGE;
 	}
@@ -269,8 +119,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (o.cgroup) {
-		cgroup_fd = open_cgroup(o.cgroup);
+		cgroup_fd = filter_cgroup_open(o.cgroup, err, sizeof(err));
 		if (cgroup_fd < 0) {
+			fprintf(stderr, "bccflow: %s\n", err);
 			free(file_text);
 			return EXIT_USAGE;
 		}
@@ -284,7 +135,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	setup_signals();
+	monitor_setup_signals();
 	rc = run(&o, file_text ? file_text : bccflow_probe_source, cgroup_fd, prom);
 out:
 	if (prom)

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +17,45 @@
 #include "report.h"
 
 volatile sig_atomic_t exiting;
+
+/*
+ * The output-drop protocol: the first SIGINT/SIGTERM asks the loop to end
+ * after the current partial interval; if stdout's reader has stopped
+ * reading, SIGALRM 3 s later points stdout at /dev/null so the run can end
+ * (flush_output() then reports the dropped report).
+ */
+static void on_signal(int sig)
+{
+	int fd;
+
+	if (sig != SIGALRM) {
+		if (!exiting)
+			exiting = 1;
+		/* a reader that stopped reading must not keep us from exiting */
+		alarm(3);
+		return;
+	}
+	/* 3 s later still here: drop the rest of the output (async-signal-safe) */
+	fd = open("/dev/null", O_WRONLY);
+	if (fd >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		close(fd);
+	}
+	exiting = EXITING_OUTPUT_DROPPED;
+}
+
+void monitor_setup_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	/* no SA_RESTART: the interval sleep must end at once */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a gone reader shows up as EPIPE */
+}
+
 
 struct monitor {
 	const struct options *o;
@@ -51,22 +93,28 @@ static void sleep_until(const struct timespec *next)
 		;
 }
 
-/* 0: written; 1: the reader is gone (quiet exit); -1: write error. */
-static int flush_output(void)
+/* How each step of the run ends: the run goes on, ends well, or fails. */
+enum step {
+	STEP_ON,
+	STEP_DONE,	/* count reached, a signal, or the reader is gone: exit 0 */
+	STEP_FAILED,	/* said why on stderr: exit 1 */
+};
+
+static enum step flush_output(void)
 {
 	int ok = fflush(stdout) == 0 && !ferror(stdout);
 
 	if (exiting == EXITING_OUTPUT_DROPPED) {
 		fprintf(stderr, "bccflow: stdout was not being read: the last report was "
 			"dropped\n");
-		return -1;
+		return STEP_FAILED;
 	}
 	if (ok)
-		return 0;
+		return STEP_ON;
 	if (errno == EPIPE)
-		return 1;
+		return STEP_DONE;	/* quietly, like head(1)'s writers */
 	fprintf(stderr, "bccflow: cannot write output: %s\n", strerror(errno));
-	return -1;
+	return STEP_FAILED;
 }
 
 static void warn_drops(const struct interval *iv, const struct options *o)
@@ -107,62 +155,63 @@ static int report(struct monitor *m, const struct interval *iv, double elapsed_s
 	return err;
 }
 
-/* One interval: collect, report, forget evicted flows. 0, 1 (stop quietly) or -1. */
-static int one_interval(struct monitor *m, double elapsed_s)
+/* One interval: collect, report, forget evicted flows. */
+static enum step one_interval(struct monitor *m, double elapsed_s)
 {
 	struct interval iv;
 	__u64 t0 = mono_us();
-	int err = collect_interval(&m->c, &m->ops, &iv), w;
+	int err = collect_interval(&m->c, &m->ops, &iv);
+	enum step s;
 
 	iv.collect_us = mono_us() - t0;
 	if (err) {
 		fprintf(stderr, "bccflow: cannot read the flow tables: %s\n", strerror(-err));
-		return -1;
+		return STEP_FAILED;
 	}
 	err = report(m, &iv, elapsed_s);
 	if (err) {
 		fprintf(stderr, "bccflow: cannot build the report: %s\n", strerror(-err));
-		return -1;
+		return STEP_FAILED;
 	}
-	w = flush_output();
-	if (w)
-		return w;
+	s = flush_output();
+	if (s != STEP_ON)
+		return s;
 	err = collect_end(&m->c);
 	if (err) {
 		fprintf(stderr, "bccflow: %s\n", strerror(-err));
-		return -1;
+		return STEP_FAILED;
 	}
-	return 0;
+	return STEP_ON;
 }
 
-static int loop(struct monitor *m)
+static enum step loop(struct monitor *m)
 {
 	struct timespec next;
 	__u64 last = mono_us(), now;
-	int rc;
+	enum step s;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (unsigned long n = 0;;) {
 		next.tv_sec += m->o->interval;
 		sleep_until(&next);
 		now = mono_us();
-		rc = one_interval(m, (double)(now - last) / 1e6);
+		s = one_interval(m, (double)(now - last) / 1e6);
 		last = now;
-		if (rc)
-			return rc < 0;
+		if (s != STEP_ON)
+			return s;
 		if (exiting || (m->o->count && ++n >= m->o->count))
-			return 0;
+			return STEP_DONE;
 	}
 }
 
-static int start_output(struct monitor *m)
+static enum step start_output(struct monitor *m)
 {
 	if (m->o->output == OUTPUT_JSON)
 		format_json_start(stdout, m->l->backend, m->o);
 	else if (m->o->output == OUTPUT_CSV)
 		format_csv_header(stdout, m->o);
 	else
-		return 0;
+		return STEP_ON;
 	return flush_output();
 }
 
@@ -170,7 +219,8 @@ int monitor_run(const struct options *o, const struct loaded *l, struct prom_ser
 {
 	struct monitor m = { .o = o, .l = l, .prom = prom };
 	struct drain_fds fds = { l->flows_fd, l->socks_fd, l->closed_fd, l->tuples_fd, l->stats_fd };
-	int rc, err;
+	enum step s = STEP_FAILED;
+	int err;
 
 	m.scr.attach = backend_name(l->backend);
 	m.scr.clear = o->output == OUTPUT_TABLE && !o->no_clear && isatty(STDOUT_FILENO);
@@ -181,18 +231,15 @@ int monitor_run(const struct options *o, const struct loaded *l, struct prom_ser
 		err = reporter_init(&m.rep, o);
 	if (err) {
 		fprintf(stderr, "bccflow: cannot set up the flow tables: %s\n", strerror(-err));
-		rc = 1;
 		goto out;
 	}
 	m.ops = drain_ops(&m.d);
-	rc = start_output(&m);
-	if (rc)
-		rc = rc < 0;
-	else
-		rc = loop(&m);
+	s = start_output(&m);
+	if (s == STEP_ON)
+		s = loop(&m);
 out:
 	reporter_free(&m.rep);
 	collect_free(&m.c);
 	drain_free(&m.d);
-	return rc;
+	return s == STEP_FAILED ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -18,9 +18,13 @@ struct prom_server;
 #define EXITING_OUTPUT_DROPPED 2
 extern volatile sig_atomic_t exiting;
 
+/* SIGINT/SIGTERM set exiting (see monitor.c for the output-drop protocol). */
+void monitor_setup_signals(void);
+
 /*
  * Reports until count or a signal; prom (may be NULL) gets the metrics.
- * 0 on a normal end (count reached, signal, reader gone); 1 on failure.
+ * EXIT_SUCCESS on a normal end (count reached, signal, reader gone);
+ * EXIT_FAILURE when something failed (said on stderr).
  */
 int monitor_run(const struct options *o, const struct loaded *l, struct prom_server *prom);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "numparse.h"
 #include "opts.h"
 
 enum {
@@ -60,19 +61,6 @@ static const struct option long_opts[] = {
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
-
-static const char *const backend_names[] = {
-	[BACKEND_AUTO] = "auto",
-	[BACKEND_FENTRY] = "fentry",
-	[BACKEND_KPROBE] = "kprobe",
-	[BACKEND_TRACEPOINT] = "tracepoint",
-	[BACKEND_RAW_TRACEPOINT] = "raw-tracepoint",
-};
-
-const char *backend_name(enum backend b)
-{
-	return backend_names[b];
-}
 
 static const char *const by_names[] = {
 	[BY_FLOW] = "flow", [BY_PID] = "pid", [BY_COMM] = "comm",
@@ -188,23 +176,13 @@ static enum opts_result fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Strict decimal: digits only, no sign, no spaces, no overflow. */
-static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static enum opts_result add_pids(struct options *o, const char *arg, long pid_max,
-				 char *err, size_t errlen)
+/*
+ * Each comma-separated whole number of arg, from 1 to max, into out[] (at
+ * most cap, counted in *n). 0; -1 with *bad (of *badlen bytes) the token that is not
+ * one; -2 when there are more than cap.
+ */
+static int parse_list(const char *arg, unsigned long max, unsigned long *out, int *n, int cap,
+		      const char **bad, size_t *badlen)
 {
 	const char *p = arg;
 
@@ -216,41 +194,57 @@ static enum opts_result add_pids(struct options *o, const char *arg, long pid_ma
 
 		snprintf(tok, sizeof(tok), "%.*s", (int)(len < sizeof(tok) ? len : sizeof(tok) - 1),
 			 p);
-		/* pid_max is one past the largest PID the kernel hands out */
-		if (len == 0 || len >= sizeof(tok) ||
-		    parse_ulong(tok, (unsigned long)pid_max - 1, &v) || v < 1)
-			return fail(err, errlen,
-				    "invalid PID '%.*s' in '%s': expected whole numbers from 1 to %ld, "
-				    "comma-separated", (int)(len < 32 ? len : 32), p, arg, pid_max - 1);
-		if (o->npids == MAX_PID_FILTERS)
-			return fail(err, errlen, "too many PIDs: at most %d", MAX_PID_FILTERS);
-		o->pids[o->npids++] = (int)v;
+		if (len == 0 || len >= sizeof(tok) || parse_ulong(tok, max, &v) || v < 1) {
+			*bad = p;
+			*badlen = len;
+			return -1;
+		}
+		if (*n == cap)
+			return -2;
+		out[(*n)++] = v;
 		p = comma ? comma + 1 : NULL;
 	} while (p);
+	return 0;
+}
+
+static enum opts_result add_pids(struct options *o, const char *arg, long pid_max,
+				 char *err, size_t errlen)
+{
+	unsigned long v[MAX_PID_FILTERS];
+	const char *bad;
+	size_t badlen;
+	int n = 0;
+	/* pid_max is one past the largest PID the kernel hands out */
+	int rc = parse_list(arg, (unsigned long)pid_max - 1, v, &n, MAX_PID_FILTERS - o->npids,
+			    &bad, &badlen);
+
+	if (rc == -1)
+		return fail(err, errlen,
+			    "invalid PID '%.*s' in '%s': expected whole numbers from 1 to %ld, "
+			    "comma-separated", (int)(badlen < 32 ? badlen : 32), bad, arg, pid_max - 1);
+	if (rc == -2)
+		return fail(err, errlen, "too many PIDs: at most %d", MAX_PID_FILTERS);
+	for (int i = 0; i < n; i++)
+		o->pids[o->npids++] = (int)v[i];
 	return OPTS_OK;
 }
 
 static enum opts_result add_ports(struct options *o, const char *arg, char *err,
 				  size_t errlen)
 {
-	const char *p = arg;
+	unsigned long v[MAX_PORT_FILTERS];
+	const char *bad;
+	size_t badlen;
+	int n = 0;
+	int rc = parse_list(arg, 65535, v, &n, MAX_PORT_FILTERS - o->nports, &bad, &badlen);
 
-	do {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		char tok[16];
-		unsigned long v;
-
-		snprintf(tok, sizeof(tok), "%.*s", (int)(len < sizeof(tok) ? len : sizeof(tok) - 1),
-			 p);
-		if (len == 0 || len >= sizeof(tok) || parse_ulong(tok, 65535, &v) || v < 1)
-			return fail(err, errlen, "invalid --port '%s': expected ports from 1 to 65535, "
-				    "comma-separated", arg);
-		if (o->nports == MAX_PORT_FILTERS)
-			return fail(err, errlen, "too many ports: at most %d", MAX_PORT_FILTERS);
-		o->ports[o->nports++] = (unsigned short)v;
-		p = comma ? comma + 1 : NULL;
-	} while (p);
+	if (rc == -1)
+		return fail(err, errlen, "invalid --port '%s': expected ports from 1 to 65535, "
+			    "comma-separated", arg);
+	if (rc == -2)
+		return fail(err, errlen, "too many ports: at most %d", MAX_PORT_FILTERS);
+	for (int i = 0; i < n; i++)
+		o->ports[o->nports++] = (unsigned short)v[i];
 	return OPTS_OK;
 }
 

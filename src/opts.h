@@ -7,18 +7,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define BCCFLOW_VERSION "0.1.0"
+#include "backend.h"
+
 #define MAX_PID_FILTERS 16
 #define DEFAULT_MAX_FLOWS 65536u
 #define MAX_MAX_FLOWS (1u << 22)
-
-enum backend {
-	BACKEND_AUTO = 0,
-	BACKEND_FENTRY,
-	BACKEND_KPROBE,
-	BACKEND_TRACEPOINT,
-	BACKEND_RAW_TRACEPOINT,
-};
 
 /* Where the probe gets struct sock field offsets. */
 enum offsets_mode {
@@ -114,7 +107,6 @@ enum opts_result {
 enum opts_result opts_parse(int argc, char **argv, long pid_max,
 			    struct options *o, char *err, size_t errlen);
 void opts_usage(FILE *out);
-const char *backend_name(enum backend b);
 const char *group_by_name(enum group_by by);
 /* Parses "A.B.C.D[/N]" or "IPv6[/N]"; 0 or -1. */
 int parse_cidr(const char *s, struct cidr *c);

@@ -14,46 +14,6 @@
 #define PID_PLACEHOLDER "FILTER_PID"
 #define KEY_PLACEHOLDER "FILTER_KEY"
 
-/* A growable string; every append checks for allocation failure once. */
-struct buf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *p = realloc(b->s, cap);
-
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n >= 0)
-		buf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 static bool is_ident(char c)
 {
 	return isalnum((unsigned char)c) || c == '_';
@@ -89,91 +49,92 @@ static const char *find_include(const char *src, const char **line_end)
 	return NULL;
 }
 
-static void add_comm_filter(struct buf *b, const char *comm);
-
 /*
- * FILTER_PID: what the current task must be (pid, comm, cgroup). It runs on
- * every event, before the socket table is looked up, so a socket's entry
- * never lets through a thread these would stop.
+ * The task filter: what the current task must be (pid, comm, cgroup). It is
+ * called on every event, before the socket table is looked up, so a socket's
+ * entry never lets through a thread these would stop.
  */
-static void add_pid_filter(struct buf *b, const struct probe_config *cfg)
+static void add_task_filter(FILE *out, const struct probe_config *cfg)
 {
 	const struct options *f = cfg->filter;
 
+	fprintf(out, "\nstatic __always_inline int bccflow_task_excluded(u32 pid)\n{\n");
 	if (cfg->npids > 0) {
-		buf_add(b, "if (", 4);
+		fprintf(out, "\tif (");
 		for (int i = 0; i < cfg->npids; i++)
-			buf_printf(b, "%spid != %d", i ? " && " : "", cfg->pids[i]);
-		buf_add(b, ") { return 0; }", 15);
+			fprintf(out, "%spid != %d", i ? " && " : "", cfg->pids[i]);
+		fprintf(out, ")\n\t\treturn 1;\n");
 	}
-	if (f && f->comm)
-		add_comm_filter(b, f->comm);
+	if (f && f->comm) {
+		/*
+		 * The comm, NUL-padded to 16 bytes as bpf_get_current_comm() leaves
+		 * it, is compared as two words (the BPF target has the host's byte
+		 * order): byte compares made the verifier's work exceed its limit.
+		 * No user text in C.
+		 */
+		unsigned long long w[2] = { 0, 0 };
+
+		memcpy(w, f->comm, strnlen(f->comm, sizeof(w) - 1));
+		fprintf(out, "\t{\n\t\tu64 c_[2] = {};\n\n\t\tbpf_get_current_comm(c_, sizeof(c_));\n"
+			     "\t\tif (c_[0] != 0x%016llxULL || c_[1] != 0x%016llxULL)\n"
+			     "\t\t\treturn 1;\n\t}\n", w[0], w[1]);
+	}
 	if (f && f->cgroup)
-		buf_printf(b, "if (cgroup_filter.check_current_task(0) != 1) { return 0; }\n\t");
+		fprintf(out, "\tif (cgroup_filter.check_current_task(0) != 1)\n\t\treturn 1;\n");
+	fprintf(out, "\treturn 0;\n}\n");
 }
 
 /*
  * One lookup in the direction's LPM trie (filled by the host, see
- * addr_filter.c): a fixed, small program whatever the number of networks.
+ * filter_maps.c): a fixed, small program whatever the number of networks.
  * Compare chains made the verifier's work grow with their paths; with
  * LLVM 19 eight IPv6 networks exceeded its limit.
  */
-static void add_cidr_filter(struct buf *b, const char *field, int n)
+static void add_cidr_filter(FILE *out, const char *field, int n)
 {
 	if (n == 0)
 		return;
-	buf_printf(b, "{ struct addr_lpm_key k_ = { .prefixlen = ADDR_LPM_TAG_BITS + 128, "
-		   ".family = key.family }; __builtin_memcpy(k_.addr, key.%s, 16); "
-		   "if (!%s_filter.lookup(&k_)) { return 0; } }\n\t", field, field);
+	fprintf(out, "\t{\n\t\tstruct addr_lpm_key k_ = { .prefixlen = ADDR_LPM_TAG_BITS + 128, "
+		     ".family = key->family };\n\n\t\t__builtin_memcpy(k_.addr, key->%s, 16);\n"
+		     "\t\tif (!%s_filter.lookup(&k_))\n\t\t\treturn 1;\n\t}\n", field, field);
 }
 
-/* The sets the key filters look up; after flow.h, for struct addr_lpm_key. */
-static void add_filter_maps(struct buf *b, const struct probe_config *cfg)
+/* The maps the filters look up; after flow.h, for struct addr_lpm_key. */
+static void add_filter_maps(FILE *out, const struct probe_config *cfg)
 {
 	const struct options *f = cfg->filter;
 
+	if (f && f->cgroup)	/* the host puts the --cgroup directory in slot 0 */
+		fprintf(out, "BPF_CGROUP_ARRAY(cgroup_filter, 1);\n");
 	if (f && f->nports)
-		buf_printf(b, "BPF_HASH(port_filter, u16, u8, %d);\n", MAX_PORT_FILTERS);
+		fprintf(out, "BPF_HASH(port_filter, u16, u8, %d);\n", MAX_PORT_FILTERS);
 	if (f && f->nladdr)
-		buf_printf(b, "BPF_LPM_TRIE(laddr_filter, struct addr_lpm_key, u8, "
-			      "ADDR_LPM_MAX_ENTRIES);\n");
+		fprintf(out, "BPF_LPM_TRIE(laddr_filter, struct addr_lpm_key, u8, "
+			     "ADDR_LPM_MAX_ENTRIES);\n");
 	if (f && f->nraddr)
-		buf_printf(b, "BPF_LPM_TRIE(raddr_filter, struct addr_lpm_key, u8, "
-			      "ADDR_LPM_MAX_ENTRIES);\n");
+		fprintf(out, "BPF_LPM_TRIE(raddr_filter, struct addr_lpm_key, u8, "
+			     "ADDR_LPM_MAX_ENTRIES);\n");
 }
 
-/*
- * The comm, NUL-padded to 16 bytes as bpf_get_current_comm() leaves it, is
- * compared as two words (the BPF target has the host's byte order): byte
- * compares made the verifier's work exceed its limit. No user text in C.
- */
-static void add_comm_filter(struct buf *b, const char *comm)
-{
-	unsigned long long w[2] = { 0, 0 };
-
-	memcpy(w, comm, strnlen(comm, sizeof(w) - 1));
-	buf_printf(b, "{ u64 c_[2] = {}; bpf_get_current_comm(c_, sizeof(c_)); "
-		      "if (c_[0] != 0x%016llxULL || c_[1] != 0x%016llxULL) { return 0; } }\n\t",
-		   w[0], w[1]);
-}
-
-static void add_key_filter(struct buf *b, const struct probe_config *cfg)
+/* The key filter: what a flow must be (family, ports, addresses). */
+static void add_key_filter(FILE *out, const struct probe_config *cfg)
 {
 	const struct options *f = cfg->filter;
 
-	if (!f)
-		return;
+	fprintf(out, "\nstatic __always_inline int bccflow_key_excluded(const struct flow_key *key)\n"
+		     "{\n");
 	if (f->family == 4)
-		buf_printf(b, "if (!(key.family == FLOW_AF_INET || (key.family == FLOW_AF_INET6 && "
-			   "FLOW_MAPPED(key.laddr)))) { return 0; }\n\t");
+		fprintf(out, "\tif (!(key->family == FLOW_AF_INET || (key->family == FLOW_AF_INET6 && "
+			     "FLOW_MAPPED(key->laddr))))\n\t\treturn 1;\n");
 	else if (f->family == 6)
-		buf_printf(b, "if (key.family != FLOW_AF_INET6 || FLOW_MAPPED(key.laddr)) "
-			   "{ return 0; }\n\t");
+		fprintf(out, "\tif (key->family != FLOW_AF_INET6 || FLOW_MAPPED(key->laddr))\n"
+			     "\t\treturn 1;\n");
 	if (f->nports)	/* a set: 16 compares made the verifier walk 300k paths */
-		buf_printf(b, "if (!port_filter.lookup(&key.lport) && "
-			      "!port_filter.lookup(&key.rport)) { return 0; }\n\t");
-	add_cidr_filter(b, "laddr", f->nladdr);
-	add_cidr_filter(b, "raddr", f->nraddr);
+		fprintf(out, "\tif (!port_filter.lookup(&key->lport) && "
+			     "!port_filter.lookup(&key->rport))\n\t\treturn 1;\n");
+	add_cidr_filter(out, "laddr", f->nladdr);
+	add_cidr_filter(out, "raddr", f->nraddr);
+	fprintf(out, "\treturn 0;\n}\n");
 }
 
 static bool key_filter_wanted(const struct probe_config *cfg)
@@ -190,14 +151,32 @@ static bool task_filter_wanted(const struct probe_config *cfg)
 	return cfg->npids > 0 || (f && (f->comm || f->cgroup));
 }
 
+/* Whether p, somewhere in [from, ...), is on a preprocessor line. */
+static bool on_directive(const char *from, const char *p)
+{
+	const char *q = p;
+
+	while (q > from && q[-1] != '\n')
+		q--;
+	while (*q == ' ' || *q == '\t')
+		q++;
+	return *q == '#';
+}
+
 /*
- * Copies src[from, to) replacing the placeholder tokens; counts each.
- * A token inside a longer identifier is left alone.
+ * Copies src[from, to) replacing each placeholder token with a call of its
+ * filter function, or nothing when no such filter is asked for; counts
+ * them. A token inside a longer identifier or on a preprocessor line (where
+ * the probe defines them empty for editors) is left alone.
  */
-static void add_with_filters(struct buf *b, const char *from, const char *to,
+static void add_with_filters(FILE *out, const char *from, const char *to,
 			     const struct probe_config *cfg, int found[2])
 {
 	static const char *const names[2] = { PID_PLACEHOLDER, KEY_PLACEHOLDER };
+	const char *calls[2] = {
+		task_filter_wanted(cfg) ? "if (bccflow_task_excluded(pid)) { return 0; }" : "",
+		key_filter_wanted(cfg) ? "if (bccflow_key_excluded(&key)) { return 0; }" : "",
+	};
 
 	for (const char *p = from; p < to;) {
 		const char *hit = NULL;
@@ -212,23 +191,31 @@ static void add_with_filters(struct buf *b, const char *from, const char *to,
 			}
 		}
 		if (!hit) {
-			buf_add(b, p, (size_t)(to - p));
+			fwrite(p, 1, (size_t)(to - p), out);
 			break;
 		}
 		size_t plen = strlen(names[which]);
 
-		buf_add(b, p, (size_t)(hit - p));
-		if ((hit > from && is_ident(hit[-1])) || (hit + plen < to && is_ident(hit[plen]))) {
-			buf_add(b, hit, plen);
+		fwrite(p, 1, (size_t)(hit - p), out);
+		if ((hit > from && is_ident(hit[-1])) || (hit + plen < to && is_ident(hit[plen])) ||
+		    on_directive(from, hit)) {
+			fwrite(hit, 1, plen, out);
 		} else {
-			if (which == 0)
-				add_pid_filter(b, cfg);
-			else
-				add_key_filter(b, cfg);
+			fputs(calls[which], out);
 			found[which]++;
 		}
 		p = hit + plen;
 	}
+}
+
+/* What follows the spliced header: the filters' maps and functions. */
+static void add_filters(FILE *out, const struct probe_config *cfg)
+{
+	add_filter_maps(out, cfg);
+	if (task_filter_wanted(cfg))
+		add_task_filter(out, cfg);
+	if (key_filter_wanted(cfg))
+		add_key_filter(out, cfg);
 }
 
 static const char *backend_define(enum backend b)
@@ -247,39 +234,70 @@ static const char *backend_define(enum backend b)
 	}
 }
 
-static void add_defines(struct buf *b, const struct probe_config *cfg)
+static void add_defines(FILE *out, const struct probe_config *cfg)
 {
-	buf_printf(b, "/* prepared by bccflow " BCCFLOW_VERSION " for --attach %s */\n",
-		   backend_name(cfg->backend));
-	buf_printf(b, "#define %s 1\n", backend_define(cfg->backend));
-	buf_printf(b, "#define MAX_FLOWS %u\n", cfg->max_flows);
-	if (cfg->filter && cfg->filter->cgroup)
-		buf_printf(b, "#define BCCFLOW_CGROUP_FILTER 1\n");
+	fprintf(out, "/* prepared by bccflow " BCCFLOW_VERSION " for --attach %s */\n",
+		backend_name(cfg->backend));
+	fprintf(out, "#define %s 1\n", backend_define(cfg->backend));
+	fprintf(out, "#define MAX_FLOWS %u\n", cfg->max_flows);
 	if (cfg->have_tcp_sendpage)
-		buf_printf(b, "#define HAVE_TCP_SENDPAGE 1\n");
+		fprintf(out, "#define HAVE_TCP_SENDPAGE 1\n");
 	if (cfg->nfields > 0) {
-		buf_printf(b, "#define BCCFLOW_BTF_OFFSETS 1\n");
+		fprintf(out, "#define BCCFLOW_BTF_OFFSETS 1\n");
 		for (int i = 0; i < cfg->nfields; i++)
-			buf_printf(b, "#define OFF_%s %ld\n", cfg->field_names[i],
+			fprintf(out, "#define OFF_%s %ld\n", cfg->field_names[i],
 				   cfg->field_offsets[i]);
 		if (cfg->sk_head_packed)
-			buf_printf(b, "#define SK_HEAD_PACKED 1\n");
+			fprintf(out, "#define SK_HEAD_PACKED 1\n");
 	}
 	if (cfg->backend == BACKEND_RAW_TRACEPOINT && cfg->sk_protocol_off >= 0)
-		buf_printf(b, "#define OFF_sk_protocol %ld\n", cfg->sk_protocol_off);
+		fprintf(out, "#define OFF_sk_protocol %ld\n", cfg->sk_protocol_off);
 	if (cfg->recvmsg_has_nonblock)
-		buf_printf(b, "#define TCP_RECVMSG_HAS_NONBLOCK 1\n"
-			      "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM5(ctx)\n");
+		fprintf(out, "#define TCP_RECVMSG_HAS_NONBLOCK 1\n"
+			     "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM5(ctx)\n");
 	else
-		buf_printf(b, "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM4(ctx)\n");
+		fprintf(out, "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM4(ctx)\n");
+}
+
+/* The prepared text, or NULL with err set; found[] counts the placeholders. */
+static char *compose(const char *src, const char *inc, const char *inc_end, const char *header,
+		     const struct probe_config *cfg, int found[2], char *err, size_t errlen)
+{
+	int before[2] = { 0, 0 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (!out) {
+		snprintf(err, errlen, "cannot prepare the probe text: %s", strerror(errno));
+		return NULL;
+	}
+	add_defines(out, cfg);
+	add_with_filters(out, src, inc, cfg, before);
+	fprintf(out, "%s\n", header);
+	add_filters(out, cfg);
+	add_with_filters(out, inc_end, src + strlen(src), cfg, found);
+	if (ferror(out) | fclose(out)) {
+		snprintf(err, errlen, "cannot prepare the probe text: %s", strerror(errno));
+		free(text);
+		return NULL;
+	}
+	if (before[0] || before[1]) {
+		/* the filter functions are defined after the header */
+		snprintf(err, errlen, "probe text uses %s before its '#include \"flow.h\"' line: "
+			 "move the include up", before[0] ? PID_PLACEHOLDER : KEY_PLACEHOLDER);
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 char *probe_text_prepare(const char *src, const char *header, const struct probe_config *cfg,
 			 char *err, size_t errlen)
 {
-	struct buf b = { 0 };
-	const char *inc, *inc_end, *end = src + strlen(src);
+	const char *inc, *inc_end;
 	int found[2] = { 0, 0 };
+	char *text;
 
 	if (!backend_define(cfg->backend)) {
 		snprintf(err, errlen, "internal error: no backend chosen for the probe text");
@@ -292,32 +310,24 @@ char *probe_text_prepare(const char *src, const char *header, const struct probe
 			 "its shared structs there");
 		return NULL;
 	}
-	add_defines(&b, cfg);
-	add_with_filters(&b, src, inc, cfg, found);
-	buf_add(&b, header, strlen(header));
-	buf_add(&b, "\n", 1);
-	add_filter_maps(&b, cfg);
-	add_with_filters(&b, inc_end, end, cfg, found);
-	if (b.oom) {
-		free(b.s);
-		snprintf(err, errlen, "out of memory preparing the probe text");
+	text = compose(src, inc, inc_end, header, cfg, found, err, errlen);
+	if (!text)
 		return NULL;
-	}
 	if (found[0] == 0 && task_filter_wanted(cfg)) {
-		free(b.s);
+		free(text);
 		snprintf(err, errlen,
 			 "probe text has no FILTER_PID placeholder, so -p, --comm and --cgroup "
 			 "cannot be applied: add one, or drop them");
 		return NULL;
 	}
 	if (found[1] == 0 && key_filter_wanted(cfg)) {
-		free(b.s);
+		free(text);
 		snprintf(err, errlen,
 			 "probe text has no FILTER_KEY placeholder, so the address, port and "
 			 "family filters cannot be applied: add one, or drop them");
 		return NULL;
 	}
-	return b.s;
+	return text;
 }
 
 char *probe_text_read_file(const char *path, char *err, size_t errlen)

@@ -164,10 +164,13 @@ class Cli(E2ETest):
     def test_ebpf_prints_substituted_text_without_loading(self):
         p = run(["--ebpf", "-p", "4242,77", "--max-flows", "1000"])
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("if (pid != 4242 && pid != 77) { return 0; }", p.stdout)
+        self.assertIn("\tif (pid != 4242 && pid != 77)\n\t\treturn 1;\n", p.stdout)
+        self.assertIn("\tif (bccflow_task_excluded(pid)) { return 0; }\n", p.stdout)
         self.assertIn("#define MAX_FLOWS 1000", p.stdout)
         self.assertIn("struct flow_key {", p.stdout)
-        self.assertNotIn("FILTER_PID", p.stdout)
+        # only the empty definition for editors is left
+        self.assertEqual([l for l in p.stdout.splitlines() if "FILTER_PID" in l],
+                         ["#define FILTER_PID"])
         self.assertNotIn('#include "flow.h"', p.stdout)
         p = run(["--ebpf"])
         self.assertNotIn("pid !=", p.stdout)
@@ -209,7 +212,8 @@ class Cli(E2ETest):
         limit = 150000
         for backend in ("raw-tracepoint", "tracepoint", "kprobe", "fentry"):
             with self.subTest(backend=backend), tempfile.NamedTemporaryFile("w") as f:
-                p = run(["--ebpf", "--attach", backend] + largest_filters() + ["1"])
+                # the family filter too: every generated filter must compile
+                p = run(["--ebpf", "--attach", backend] + largest_filters() + ["-4", "1"])
                 self.assertEqual(p.returncode, 0, p.stderr)
                 f.write(p.stdout)
                 f.flush()

@@ -71,6 +71,25 @@ class Headers(E2ETest):
                              ["--json", "--attach", "tracepoint", "1", "1"])
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_probe_missing_one_witness_refused(self):
+        """A text that checks some fields' layout but not one it reads is refused."""
+        src = os.path.join(os.path.dirname(__file__), "..", "..", "probes", "flow.bpf.c")
+        with open(src) as f:
+            text = f.read()
+        marker = "FLOW_SK_FIELDS(FLOW_WITNESS)"
+        self.assertIn(marker, text)
+        witnesses = "".join("FLOW_WITNESS(%s)\n" % f for f in
+                            ("skc_daddr", "skc_rcv_saddr", "skc_dport", "skc_num",
+                             "skc_v6_daddr", "skc_v6_rcv_saddr"))  # no skc_family
+        with tempfile.NamedTemporaryFile("w", suffix=".c") as bad:
+            bad.write(text.replace(marker, witnesses, 1))
+            bad.flush()
+            p = subprocess.run([BCCFLOW, "--offsets", "headers", "--attach", "tracepoint",
+                                "--probe", bad.name, "1", "1"], capture_output=True, text=True,
+                               timeout=120)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("none for struct sock field skc_family", p.stderr.strip().splitlines()[-1])
+
     def test_no_headers_one_line_with_fix(self):
         with tempfile.TemporaryDirectory() as empty:
             p = in_namespace("mount --bind %s %s" % (empty, KDIR), ["1", "1"])

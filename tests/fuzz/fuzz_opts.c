@@ -53,7 +53,7 @@ static void check_ok(const struct options *o, char **argv, int argc, long pid_ma
 	for (int i = 0; i < o->npids; i++)
 		CHECK(o->pids[i] >= 1 && o->pids[i] < pid_max, "pid %d with pid_max %ld",
 		      o->pids[i], pid_max);
-	CHECK(o->attach >= BACKEND_AUTO && o->attach <= BACKEND_TRACEPOINT, "attach %d",
+	CHECK(o->attach >= BACKEND_AUTO && o->attach <= BACKEND_RAW_TRACEPOINT, "attach %d",
 	      (int)o->attach);
 	CHECK(o->offsets >= OFFSETS_AUTO && o->offsets <= OFFSETS_HEADERS, "offsets");
 	CHECK(o->output >= OUTPUT_TABLE && o->output <= OUTPUT_CSV, "output");

@@ -34,6 +34,17 @@ static bool ident(char c)
 }
 
 /* Tokens tok in s[from, to) not inside a longer identifier. */
+/* Whether p is on a line (starting at or after from) whose first non-blank is '#'. */
+static bool directive_line(const char *from, const char *p)
+{
+	while (p > from && p[-1] != '\n')
+		p--;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '#';
+}
+
+/* Whole-word tokens, except on preprocessor lines (left alone by design). */
 static int count_tokens(const char *from, const char *to, const char *tok)
 {
 	size_t n = strlen(tok);
@@ -41,7 +52,7 @@ static int count_tokens(const char *from, const char *to, const char *tok)
 
 	for (const char *p = from; p + n <= to; p++)
 		if (!memcmp(p, tok, n) && (p == from || !ident(p[-1])) &&
-		    (p + n == to || !ident(p[n])))
+		    (p + n == to || !ident(p[n])) && !directive_line(from, p))
 			count++;
 	return count;
 }
@@ -134,6 +145,11 @@ static void check_prepared(const char *out, const char *src, const char *header,
 		snprintf(want, sizeof(want), "pid != %d", cfg->pids[i]);
 		CHECK(strstr(out, want), "PID %d missing", cfg->pids[i]);
 	}
+	/* each filter asked for is a function, called from where its placeholder was */
+	if (task_filter_wanted(cfg))
+		CHECK(strstr(out, "if (bccflow_task_excluded(pid)) { return 0; }"), "no task filter call");
+	if (filter_wanted(cfg->filter))
+		CHECK(strstr(out, "if (bccflow_key_excluded(&key)) { return 0; }"), "no key filter call");
 	for (int i = 0; i < cfg->nfields; i++) {
 		snprintf(want, sizeof(want), "#define OFF_%s %ld\n", cfg->field_names[i],
 			 cfg->field_offsets[i]);
@@ -150,7 +166,7 @@ static void check_prepared(const char *out, const char *src, const char *header,
 	}
 	/* the key filters look their values up in maps the host fills */
 	if (cfg->filter && cfg->filter->nports)
-		CHECK(strstr(out, "BPF_HASH(port_filter") && strstr(out, "port_filter.lookup(&key.rport)"),
+		CHECK(strstr(out, "BPF_HASH(port_filter") && strstr(out, "port_filter.lookup(&key->rport)"),
 		      "no port set lookup");
 	if (cfg->filter && cfg->filter->nladdr)
 		CHECK(strstr(out, "BPF_LPM_TRIE(laddr_filter") && strstr(out, "laddr_filter.lookup(&k_)"),
@@ -165,18 +181,19 @@ static void run_prepare(const char *src, const char *header, const struct probe_
 {
 	const char *inc = NULL, *inc_end = NULL;
 	bool has_inc = find_include_line(src, &inc, &inc_end);
-	int pid_tokens = 0, key_tokens = 0;
+	int pid_tokens = 0, key_tokens = 0, before = 0;
 	bool must_fail;
 	char err[512];
 	char *out;
 
 	if (has_inc) {
-		pid_tokens = count_tokens(src, inc, "FILTER_PID") +
-			     count_tokens(inc_end, src + strlen(src), "FILTER_PID");
-		key_tokens = count_tokens(src, inc, "FILTER_KEY") +
-			     count_tokens(inc_end, src + strlen(src), "FILTER_KEY");
+		/* the filter functions follow the header: no call may come before it */
+		before = count_tokens(src, inc, "FILTER_PID") + count_tokens(src, inc, "FILTER_KEY");
+		pid_tokens = count_tokens(inc_end, src + strlen(src), "FILTER_PID");
+		key_tokens = count_tokens(inc_end, src + strlen(src), "FILTER_KEY");
 	}
-	must_fail = cfg->backend == BACKEND_AUTO || !has_inc || (task_filter_wanted(cfg) && !pid_tokens) ||
+	must_fail = cfg->backend == BACKEND_AUTO || !has_inc || before ||
+		    (task_filter_wanted(cfg) && !pid_tokens) ||
 		    (filter_wanted(cfg->filter) && !key_tokens);
 	memset(err, 0, sizeof(err));
 	out = probe_text_prepare(src, header, cfg, err, sizeof(err));

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the Prometheus exposition formatter prom_render() and the
- * --listen parser prom_parse_listen() (src/prom.c).
+ * --listen parser prom_parse_listen() (src/prom_expo.c, src/listen_addr.c).
  *
  * Checks: every line of the exposition is a "# HELP", a "# TYPE" or a
  * sample "name{label="value",...} number" (text format 0.0.4); label values

@@ -144,6 +144,17 @@ static void test_build_lists_only_given_filters(void **state)
 	assert_int_equal(m.init[2].value_size, 1);
 }
 
+static void test_cgroup_must_be_cgroup2(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_int_equal(filter_cgroup_open("/nonexistent/cg", err, sizeof(err)), -1);
+	assert_string_equal(err, "invalid --cgroup '/nonexistent/cg': No such file or directory");
+	assert_int_equal(filter_cgroup_open("/proc", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not in a cgroup v2 hierarchy"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_zero_prefixes_keep_the_family),
 		cmocka_unit_test(test_largest_list_fits),
 		cmocka_unit_test(test_build_lists_only_given_filters),
+		cmocka_unit_test(test_cgroup_must_be_cgroup2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -480,6 +480,21 @@ static void test_usage_shows_limits(void **state)
 	free(text);
 }
 
+static void test_backend_candidates(void **state)
+{
+	enum backend out[BACKEND_NMETHODS];
+
+	(void)state;
+	/* auto: fentry and kprobes first (they see sendfile before 6.5), then raw */
+	assert_int_equal(backend_candidates(BACKEND_AUTO, out), 4);
+	assert_int_equal(out[0], BACKEND_FENTRY);
+	assert_int_equal(out[1], BACKEND_KPROBE);
+	assert_int_equal(out[2], BACKEND_RAW_TRACEPOINT);
+	assert_int_equal(out[3], BACKEND_TRACEPOINT);
+	assert_int_equal(backend_candidates(BACKEND_TRACEPOINT, out), 1);
+	assert_int_equal(out[0], BACKEND_TRACEPOINT);
+}
+
 static void test_backend_names(void **state)
 {
 	(void)state;
@@ -620,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_usage_mentions_every_option),
 		cmocka_unit_test(test_usage_shows_limits),
 		cmocka_unit_test(test_backend_names),
+		cmocka_unit_test(test_backend_candidates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,6 +76,12 @@ static size_t count_of(const char *hay, const char *needle)
 	"#define MAX_FLOWS 65536\n"                                      \
 	"#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM4(ctx)\n"
 
+/* The task filter's call, and its function with one condition. */
+#define TASK_CALL "if (bccflow_task_excluded(pid)) { return 0; }"
+#define TASK_FN(cond)                                                    \
+	"\nstatic __always_inline int bccflow_task_excluded(u32 pid)\n{\n" \
+	"\tif (" cond ")\n\t\treturn 1;\n\treturn 0;\n}\n"
+
 /* ---- the real embedded probe text ------------------------------------- */
 
 static void test_real_no_pids_removes_placeholder(void **state)
@@ -85,7 +91,10 @@ static void test_real_no_pids_removes_placeholder(void **state)
 
 	(void)state;
 	assert_contains(bccflow_probe_source, "FILTER_PID");
-	assert_not_contains(text, "FILTER_PID");
+	/* only the empty definition for editors is left: no call, no function */
+	assert_int_equal(count_of(text, "FILTER_PID"), 1);
+	assert_contains(text, "\n#define FILTER_PID\n");
+	assert_not_contains(text, "bccflow_task_excluded");
 	assert_not_contains(text, "pid !=");
 	free(text);
 }
@@ -97,9 +106,10 @@ static void test_real_one_pid(void **state)
 	char *text = prepare_real(&cfg);
 
 	(void)state;
-	assert_not_contains(text, "FILTER_PID");
-	/* the statement, on its own line in count_bytes() */
-	assert_contains(text, "\n\tif (pid != 42) { return 0; }\n");
+	assert_int_equal(count_of(text, "FILTER_PID"), 1);
+	/* the call, on its own line in count_bytes(); the test in the function */
+	assert_contains(text, "\n\t" TASK_CALL "\n");
+	assert_contains(text, "\tif (pid != 42)\n\t\treturn 1;\n");
 	assert_not_contains(text, "&& pid");
 	free(text);
 }
@@ -111,8 +121,8 @@ static void test_real_three_pids(void **state)
 	char *text = prepare_real(&cfg);
 
 	(void)state;
-	assert_not_contains(text, "FILTER_PID");
-	assert_contains(text, "\n\tif (pid != 1 && pid != 2 && pid != 3) { return 0; }\n");
+	assert_contains(text, "\n\t" TASK_CALL "\n");
+	assert_contains(text, "\tif (pid != 1 && pid != 2 && pid != 3)\n\t\treturn 1;\n");
 	free(text);
 }
 
@@ -248,7 +258,7 @@ static void test_exact_small_text(void **state)
 
 	(void)state;
 	assert_non_null(text);
-	assert_string_equal(text, TP_DEFINES "a\nHEADER\nb if (pid != 5) { return 0; } c\n");
+	assert_string_equal(text, TP_DEFINES "a\nHEADER\n" TASK_FN("pid != 5") "b " TASK_CALL " c\n");
 	free(text);
 }
 
@@ -256,16 +266,13 @@ static void test_placeholder_everywhere_replaced(void **state)
 {
 	const int pids[] = { 7, 8 };
 	struct probe_config cfg = config(BACKEND_TRACEPOINT, 2, pids);
-	/* at the very start, before the include, twice after it, at the very end */
-	char *text = prepare("FILTER_PID\n#include \"flow.h\"\n(FILTER_PID);FILTER_PID",
-			     "H", &cfg);
+	/* twice after the include, the second at the very end */
+	char *text = prepare("#include \"flow.h\"\n(FILTER_PID);FILTER_PID", "H", &cfg);
 
 	(void)state;
 	assert_non_null(text);
-	assert_string_equal(text, TP_DEFINES
-			    "if (pid != 7 && pid != 8) { return 0; }\nH\n"
-			    "(if (pid != 7 && pid != 8) { return 0; });"
-			    "if (pid != 7 && pid != 8) { return 0; }");
+	assert_string_equal(text, TP_DEFINES "H\n" TASK_FN("pid != 7 && pid != 8")
+			    "(" TASK_CALL ");" TASK_CALL);
 	free(text);
 }
 
@@ -279,7 +286,7 @@ static void test_longer_identifiers_left_alone(void **state)
 
 	(void)state;
 	assert_true(asprintf(&src, "#include \"flow.h\"\n%s\nFILTER_PID\n", idents) > 0);
-	assert_true(asprintf(&want, TP_DEFINES "H\n%s\nif (pid != 9) { return 0; }\n",
+	assert_true(asprintf(&want, TP_DEFINES "H\n" TASK_FN("pid != 9") "%s\n" TASK_CALL "\n",
 			     idents) > 0);
 	text = prepare(src, "H", &cfg);
 	assert_non_null(text);
@@ -287,6 +294,34 @@ static void test_longer_identifiers_left_alone(void **state)
 	free(text);
 	free(want);
 	free(src);
+}
+
+static void test_placeholder_on_directive_left_alone(void **state)
+{
+	const int pids[] = { 4 };
+	struct probe_config cfg = config(BACKEND_TRACEPOINT, 1, pids);
+	char *text = prepare("#include \"flow.h\"\n#define FILTER_PID\n  #  define FILTER_KEY x\n"
+			     "FILTER_PID\n", "H", &cfg);
+
+	(void)state;
+	assert_non_null(text);
+	assert_string_equal(text, TP_DEFINES "H\n" TASK_FN("pid != 4")
+			    "#define FILTER_PID\n  #  define FILTER_KEY x\n" TASK_CALL "\n");
+	free(text);
+	/* a definition alone is no placeholder */
+	assert_null(prepare("#include \"flow.h\"\n#define FILTER_PID\n", "H", &cfg));
+	assert_contains(err, "no FILTER_PID placeholder");
+}
+
+static void test_placeholder_before_include_refused(void **state)
+{
+	struct probe_config cfg = config(BACKEND_TRACEPOINT, 0, NULL);
+
+	(void)state;
+	/* the filter functions follow the header: a call before it has none */
+	assert_null(prepare("FILTER_KEY\n#include \"flow.h\"\n", "H", &cfg));
+	assert_contains(err, "FILTER_KEY before its '#include \"flow.h\"' line");
+	assert_null(strchr(err, '\n'));
 }
 
 static void test_only_longer_identifiers_is_no_placeholder(void **state)
@@ -307,7 +342,7 @@ static void test_placeholder_in_header_not_replaced(void **state)
 
 	(void)state;
 	assert_non_null(text);
-	assert_string_equal(text, TP_DEFINES "/* FILTER_PID */\nif (pid != 3) { return 0; }\n");
+	assert_string_equal(text, TP_DEFINES "/* FILTER_PID */\n" TASK_FN("pid != 3") TASK_CALL "\n");
 	free(text);
 }
 
@@ -541,7 +576,7 @@ static void test_key_filter_absent_without_options(void **state)
 	(void)state;
 	memset(&f, 0, sizeof(f));
 	text = with_filter(&f);
-	assert_null(strstr(text, "FILTER_KEY"));
+	assert_null(strstr(text, "bccflow_key_excluded"));
 	assert_null(strstr(text, "port_filter"));
 	assert_null(strstr(text, "addr_filter"));
 	assert_null(strstr(text, "BCCFLOW_CGROUP_FILTER 1"));
@@ -562,24 +597,26 @@ static void test_key_filter_ports_family_comm_cgroup(void **state)
 	f.comm = "a\"b";
 	f.cgroup = "/sys/fs/cgroup/x";
 	text = with_filter(&f);
-	assert_contains(text, "if (key.family != FLOW_AF_INET6 || FLOW_MAPPED(key.laddr)) "
-			      "{ return 0; }");
+	assert_contains(text, "\tif (key->family != FLOW_AF_INET6 || FLOW_MAPPED(key->laddr))\n"
+			      "\t\treturn 1;\n");
 	/* ports are a set the host fills (filter_maps.c): one lookup per port */
 	assert_contains(text, "BPF_HASH(port_filter, u16, u8, 16);\n");
-	assert_contains(text, "if (!port_filter.lookup(&key.lport) && "
-			      "!port_filter.lookup(&key.rport)) { return 0; }");
+	assert_contains(text, "\tif (!port_filter.lookup(&key->lport) && "
+			      "!port_filter.lookup(&key->rport))\n\t\treturn 1;\n");
 	assert_null(strstr(text, "443"));
 	/* the name arrives as two NUL-padded words, never as a C string literal */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	assert_contains(text, "if (c_[0] != 0x0000000000622261ULL || "
-			      "c_[1] != 0x0000000000000000ULL) { return 0; }");
+			      "c_[1] != 0x0000000000000000ULL)\n\t\t\treturn 1;\n");
 #else
 	assert_contains(text, "if (c_[0] != 0x6122620000000000ULL || "
-			      "c_[1] != 0x0000000000000000ULL) { return 0; }");
+			      "c_[1] != 0x0000000000000000ULL)\n\t\t\treturn 1;\n");
 #endif
 	assert_null(strstr(text, "\"a\\\"b\""));
-	assert_contains(text, "#define BCCFLOW_CGROUP_FILTER 1\n");
-	assert_contains(text, "cgroup_filter.check_current_task(0) != 1");
+	assert_contains(text, "\nBPF_CGROUP_ARRAY(cgroup_filter, 1);\n");
+	assert_contains(text, "\tif (cgroup_filter.check_current_task(0) != 1)\n\t\treturn 1;\n");
+	assert_contains(text, "\t" TASK_CALL "\n");
+	assert_contains(text, "\tif (bccflow_key_excluded(&key)) { return 0; }\n");
 	free(text);
 }
 
@@ -597,13 +634,15 @@ static void test_task_filters_run_before_the_socket_lookup(void **state)
 	text = with_filter(&f);
 	/* a socket's entry must not let another thread's name or cgroup through */
 	comm = strstr(text, "bpf_get_current_comm(c_, sizeof(c_))");
-	cg = strstr(text, "cgroup_filter.check_current_task(0) != 1");
+	cg = strstr(text, "\tif (cgroup_filter.check_current_task(0) != 1)");
 	lookup = strstr(text, "sf = socks.lookup(&skp);");
-	key = strstr(text, "port_filter.lookup(&key.lport)");
+	key = strstr(text, "\tif (bccflow_key_excluded(&key)) { return 0; }");
 	assert_non_null(comm);
 	assert_non_null(cg);
 	assert_non_null(lookup);
 	assert_non_null(key);
+	assert_int_equal(count_of(text, TASK_CALL), 1);
+	assert_true(strstr(text, "\t" TASK_CALL) < lookup);	/* the call, in count_bytes() */
 	assert_true(comm < lookup && cg < lookup);
 	assert_true(key < lookup);	/* count_slow() is defined above count_bytes() */
 	assert_null(strstr(comm + 1, "bpf_get_current_comm(c_, sizeof(c_))"));
@@ -644,10 +683,10 @@ static void test_key_filter_cidr_is_one_lookup_per_direction(void **state)
 			      "ADDR_LPM_MAX_ENTRIES);\n");
 	assert_contains(text, "BPF_LPM_TRIE(raddr_filter, struct addr_lpm_key, u8, "
 			      "ADDR_LPM_MAX_ENTRIES);\n");
-	assert_contains(text, "__builtin_memcpy(k_.addr, key.raddr, 16); "
-			      "if (!raddr_filter.lookup(&k_)) { return 0; }");
-	assert_contains(text, "__builtin_memcpy(k_.addr, key.laddr, 16); "
-			      "if (!laddr_filter.lookup(&k_)) { return 0; }");
+	assert_contains(text, "__builtin_memcpy(k_.addr, key->raddr, 16);\n"
+			      "\t\tif (!raddr_filter.lookup(&k_))\n\t\t\treturn 1;\n");
+	assert_contains(text, "__builtin_memcpy(k_.addr, key->laddr, 16);\n"
+			      "\t\tif (!laddr_filter.lookup(&k_))\n\t\t\treturn 1;\n");
 	assert_null(strstr(strstr(text, "raddr_filter.lookup") + 1, "raddr_filter.lookup"));
 	assert_null(strstr(text, "0x0a"));
 	/* declared after the spliced header, which defines struct addr_lpm_key */
@@ -676,6 +715,8 @@ int main(void)
 		cmocka_unit_test(test_key_filter_absent_without_options),
 		cmocka_unit_test(test_key_filter_ports_family_comm_cgroup),
 		cmocka_unit_test(test_task_filters_run_before_the_socket_lookup),
+		cmocka_unit_test(test_placeholder_on_directive_left_alone),
+		cmocka_unit_test(test_placeholder_before_include_refused),
 		cmocka_unit_test(test_task_filter_needs_pid_placeholder),
 		cmocka_unit_test(test_key_filter_cidr_is_one_lookup_per_direction),
 		cmocka_unit_test(test_key_filter_needs_placeholder),

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Where the attach methods are named, and the order --attach auto tries them in. */
+#ifndef BCCFLOW_BACKEND_H
+#define BCCFLOW_BACKEND_H
+
+enum backend {
+	BACKEND_AUTO = 0,
+	BACKEND_FENTRY,
+	BACKEND_KPROBE,
+	BACKEND_TRACEPOINT,
+	BACKEND_RAW_TRACEPOINT,
+};
+#define BACKEND_NCHOICES (BACKEND_RAW_TRACEPOINT + 1)
+#define BACKEND_NMETHODS (BACKEND_NCHOICES - 1)	/* all but auto */
+
+/* As --attach takes them: "auto", "fentry", ... */
+extern const char *const backend_names[BACKEND_NCHOICES];
+const char *backend_name(enum backend b);
+
+/* The methods to try for want, in order, into out; returns how many. */
+int backend_candidates(enum backend want, enum backend out[BACKEND_NMETHODS]);
+
+#endif
