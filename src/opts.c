@@ -77,6 +77,11 @@ static const char *const unit_names[] = {
 	[UNITS_KB] = "KB", [UNITS_B] = "B", [UNITS_MB] = "MB", [UNITS_AUTO] = "auto",
 };
 
+const struct option *opts_long_options(void)
+{
+	return long_opts;
+}
+
 const char *group_by_name(enum group_by by)
 {
 	return by_names[by];

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <getopt.h>
 #include <stdio.h>
 
 #include "backend.h"
@@ -107,6 +108,8 @@ enum opts_result {
 enum opts_result opts_parse(int argc, char **argv, long pid_max,
 			    struct options *o, char *err, size_t errlen);
 void opts_usage(FILE *out);
+/* getopt's table of long options, ending with a zeroed entry (for tests). */
+const struct option *opts_long_options(void);
 const char *group_by_name(enum group_by by);
 /* Parses "A.B.C.D[/N]" or "IPv6[/N]"; 0 or -1. */
 int parse_cidr(const char *s, struct cidr *c);
