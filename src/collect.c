@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "collect.h"
+#include "sortkey.h"
 
 int collect_init(struct collector *c, size_t max_flows)
 {
@@ -27,26 +28,16 @@ void collect_free(struct collector *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static int cmp_u64_desc(__u64 a, __u64 b)
-{
-	return (a < b) - (a > b);
-}
-
-/* a + b, saturating: a sort key must not wrap */
-static __u64 sum_sat(__u64 a, __u64 b)
-{
-	return a + b < a ? ~0ULL : a + b;
-}
-
 int flow_entry_cmp(const void *pa, const void *pb)
 {
 	const struct flow_entry *a = *(const struct flow_entry *const *)pa;
 	const struct flow_entry *b = *(const struct flow_entry *const *)pb;
-	int r = cmp_u64_desc(sum_sat(a->rx_delta, a->tx_delta), sum_sat(b->rx_delta, b->tx_delta));
+	int r = sortkey_cmp_desc(sortkey_sum(a->rx_delta, a->tx_delta),
+				 sortkey_sum(b->rx_delta, b->tx_delta));
 
 	if (!r)
-		r = cmp_u64_desc(sum_sat(a->rx_total, a->tx_total),
-				 sum_sat(b->rx_total, b->tx_total));
+		r = sortkey_cmp_desc(sortkey_sum(a->rx_total, a->tx_total),
+				     sortkey_sum(b->rx_total, b->tx_total));
 	if (!r)
 		r = memcmp(&a->key, &b->key, sizeof(a->key));
 	return r;

@@ -6,8 +6,8 @@
 #include <sys/socket.h>
 
 #include "report.h"
+#include "sortkey.h"
 
-static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 void group_key(enum group_by by, bool map_v4, const struct flow_key *k, const char *comm,
 	       struct flow_key *gk, char gcomm[FLOW_COMM_LEN])
@@ -28,7 +28,7 @@ void group_key(enum group_by by, bool map_v4, const struct flow_key *k, const ch
 		gk->family = k->family;
 		memcpy(gk->raddr, k->raddr, sizeof(gk->raddr));
 		/* an IPv4 peer is one peer, whichever socket family reached it */
-		if (map_v4 && k->family == AF_INET6 && !memcmp(k->raddr, v4mapped, 12)) {
+		if (map_v4 && k->family == AF_INET6 && FLOW_MAPPED(k->raddr)) {
 			gk->family = AF_INET;
 			memset(gk->raddr, 0, sizeof(gk->raddr));
 			memcpy(gk->raddr, k->raddr + 12, 4);
@@ -113,11 +113,6 @@ void reporter_free(struct reporter *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static __u64 sat(__u64 a, __u64 b)
-{
-	return a + b < a ? ~0ULL : a + b;
-}
-
 static __u64 sort_value(const struct report_row *w, enum sort_key s)
 {
 	switch (s) {
@@ -130,27 +125,24 @@ static __u64 sort_value(const struct report_row *w, enum sort_key s)
 	case SORT_TX_TOTAL:
 		return w->tx_total;
 	case SORT_TOTAL_ALL:
-		return sat(w->rx_total, w->tx_total);
+		return sortkey_sum(w->rx_total, w->tx_total);
 	default:
-		return sat(w->rx_delta, w->tx_delta);
+		return sortkey_sum(w->rx_delta, w->tx_delta);
 	}
-}
-
-static int cmp_desc(__u64 a, __u64 b)
-{
-	return (a < b) - (a > b);
 }
 
 static int row_cmp(const void *pa, const void *pb, void *arg)
 {
 	const struct report_row *a = pa, *b = pb;
 	enum sort_key s = *(const enum sort_key *)arg;
-	int r = cmp_desc(sort_value(a, s), sort_value(b, s));
+	int r = sortkey_cmp_desc(sort_value(a, s), sort_value(b, s));
 
 	if (!r)
-		r = cmp_desc(sat(a->rx_delta, a->tx_delta), sat(b->rx_delta, b->tx_delta));
+		r = sortkey_cmp_desc(sortkey_sum(a->rx_delta, a->tx_delta),
+				     sortkey_sum(b->rx_delta, b->tx_delta));
 	if (!r)
-		r = cmp_desc(sat(a->rx_total, a->tx_total), sat(b->rx_total, b->tx_total));
+		r = sortkey_cmp_desc(sortkey_sum(a->rx_total, a->tx_total),
+				     sortkey_sum(b->rx_total, b->tx_total));
 	if (!r)
 		r = memcmp(&a->key, &b->key, sizeof(a->key));
 	if (!r)
