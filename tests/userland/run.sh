@@ -281,13 +281,17 @@ in_root dpkg --configure -a >/dev/null 2>&1 || true
 # Newer trixie packages, at most every REFRESH_H hours (setup.sh installs only
 # what is missing and never upgrades).
 T1=$SECONDS
-lists=$(find "$R/var/lib/apt/lists" -maxdepth 1 -name '*_InRelease' -mmin -$((REFRESH_H * 60)) 2>/dev/null | head -n1)
-if [ "$reuse" = 1 ] && [ -z "$lists" ]; then
+# (WORKDIR/apt.refreshed: apt keeps the lists' mtimes when nothing changed)
+[ "$reuse" = 1 ] || touch "$WORKDIR/apt.refreshed"	# setup.sh will run apt-get update
+fresh=$(find "$WORKDIR" -maxdepth 1 -name apt.refreshed -mmin -$((REFRESH_H * 60)) 2>/dev/null)
+if [ -z "$fresh" ]; then
 	log "apt lists older than $REFRESH_H h: apt-get update and upgrade in the chroot"
 	bgrun in_root apt-get update -qq >"$LOGS/upgrade.log" 2>&1 &&
 		bgrun in_root apt-get dist-upgrade "${APT_Q[@]}" >>"$LOGS/upgrade.log" 2>&1 ||
 		{ tail -n 20 "$LOGS/upgrade.log" >&"$ERR"; die "upgrading the chroot failed (log: $LOGS/upgrade.log)"; }
 	in_root apt-get autoclean -qq >/dev/null 2>&1 || true
+	touch "$WORKDIR/apt.refreshed"
+	log "upgraded: $(grep -c '^Setting up' "$LOGS/upgrade.log" || true) packages (log: $LOGS/upgrade.log)"
 fi
 T_REFRESH=$((SECONDS - T1))
 
