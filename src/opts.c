@@ -129,7 +129,7 @@ void opts_usage(FILE *out)
 "                       (since start); default total\n"
 "  -r, --rows N         show the top N rows and one 'others' row for the rest\n"
 "      --units U        B|KB|MB|auto for the table (default KB = 1024 bytes)\n"
-"      --rate           add per-second rates (RX_S, TX_S) to the table\n"
+"      --rate           add per-second rate columns (RX_KB/s, TX_KB/s: in --units)\n"
 "  -C, --no-clear       rolling output on a terminal (default: refresh the screen)\n"
 "      --csv            CSV on stdout (a header line, then one line per row)\n"
 "      --listen ADDR:PORT\n"
