@@ -67,7 +67,7 @@ while [ $# -gt 0 ]; do
 	--force) force=1; shift ;;
 	--committed) committed=1; shift ;;
 	--full) full=1; shift ;;
-	-h|--help) sed -n '2,47p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,44p' "$0"; exit 0 ;;
 	--) shift; ctest_args=("$@"); break ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) workdir=$1; shift ;;
