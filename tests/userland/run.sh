@@ -94,9 +94,9 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 APT_Q=(-y -q -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=600 --no-install-recommends)
 
-# Long commands run in the background and are waited for, so that a signal is
-# handled at once (bash runs traps only between commands).
-bgrun() { "$@" & wait "$!"; }
+# bgrun, children_of, kill_tree: signals handled at once, and the exit trap
+# ends every process this script started
+. "$HERE/../lib/proctree.sh"
 # LOG CMD...: CMD's output also to LOG, the same way (a foreground pipeline
 # would hold a signal back until it ends); returns CMD's status.
 run_logged() {
@@ -107,21 +107,6 @@ run_logged() {
 	wait "$!" || true
 	[ -s "$WORKDIR/.rc" ] || return 1
 	return "$(cat "$WORKDIR/.rc")"
-}
-children_of() { # PID: its child processes' ids
-	local f line ppid
-	for f in /proc/[0-9]*/stat; do
-		{ read -r line <"$f"; } 2>/dev/null || continue
-		read -r _ ppid _ <<<"${line##*) }"
-		[ "$ppid" != "$1" ] || { f=${f#/proc/}; echo "${f%/stat}"; }
-	done
-}
-kill_tree() { # PID: the process and its descendants, by id
-	local c
-	kill -STOP "$1" 2>/dev/null || return 0
-	for c in $(children_of "$1"); do kill_tree "$c"; done
-	kill -TERM "$1" 2>/dev/null
-	kill -CONT "$1" 2>/dev/null || true
 }
 in_root_pids() { # processes whose root directory is the chroot
 	local p r

@@ -58,30 +58,9 @@ flock 9
 export DEBIAN_FRONTEND=noninteractive
 APT_Q=(-y -q -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=600 --no-install-recommends)
 
-# Long commands run in the background and are waited for, so that a signal to
-# this script is handled at once (bash runs traps only between commands); the
-# exit trap then ends every process this script started.
-bgrun() { "$@" & wait "$!"; }
-children_of() { # PID: its child processes' ids (from /proc: procps may be absent)
-	local f line ppid
-	for f in /proc/[0-9]*/stat; do
-		{ read -r line <"$f"; } 2>/dev/null || continue
-		read -r _ ppid _ <<<"${line##*) }"
-		[ "$ppid" != "$1" ] || { f=${f#/proc/}; echo "${f%/stat}"; }
-	done
-}
-kill_tree() { # PID: the process and its descendants, by id
-	local c
-	kill -STOP "$1" 2>/dev/null || return 0
-	for c in $(children_of "$1"); do kill_tree "$c"; done
-	kill -TERM "$1" 2>/dev/null
-	kill -CONT "$1" 2>/dev/null || true
-}
-kill_children() {
-	local c
-	for c in $(children_of $$); do kill_tree "$c"; done
-	wait 2>/dev/null || true
-}
+# bgrun, children_of, kill_tree, kill_children: signals handled at once, and
+# the exit trap ends every process this script started
+. "$HERE/../lib/proctree.sh"
 
 # ---- host packages --------------------------------------------------------
 host_pkgs=(qemu-system-x86 debootstrap e2fsprogs cpio gzip xz-utils zstd debian-archive-keyring)
