@@ -111,11 +111,14 @@ for t in "${targets[@]}"; do
 	BCCFLOW_FUZZ_SKIP="$skip" "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
 		-max_len=4096 -print_final_stats=1 -artifact_prefix="$art/$t-" "${dict[@]}" \
 		"$work/$t" "$here/corpus/$t" >"$logs/$t.log" 2>&1 || rc=$?
+	# (a target that dies before its first report has no cov: line: grep finds
+	# nothing, which must not end this script under pipefail before it says so)
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -n1)
-	cov=$(grep -a -o 'cov: [0-9]*' "$logs/$t.log" | tail -n1 | cut -d' ' -f2)
+	cov=$(grep -a -o 'cov: [0-9]*' "$logs/$t.log" | tail -n1 | cut -d' ' -f2 || true)
 	if [ "$rc" -ne 0 ]; then
 		fail=1
-		crash=$(grep -a -o 'Test unit written to .*' "$logs/$t.log" | tail -n1 | sed 's/Test unit written to //')
+		crash=$(grep -a -o 'Test unit written to .*' "$logs/$t.log" | tail -n1 |
+			sed 's/Test unit written to //' || true)
 		log "$t: NEW FAILURE after ${execs:-?} executions (input: ${crash:-see log}; log: $logs/$t.log):"
 		grep -a -m3 -E 'fuzz check failed|ERROR: |runtime error|SUMMARY' "$logs/$t.log" |
 			sed 's/^/      /' >&2 || true
