@@ -195,15 +195,7 @@ if [ "$reuse" = 0 ]; then
 	rm -rf --one-file-system "$R"
 	mkdir -p "$R/etc/dpkg/dpkg.cfg.d"
 	# dpkg in the chroot: no fsync, no docs/man/locales
-	cat >"$R/etc/dpkg/dpkg.cfg.d/90-userland" <<-'EOF'
-	force-unsafe-io
-	path-exclude=/usr/share/doc/*
-	path-include=/usr/share/doc/*/copyright
-	path-exclude=/usr/share/man/*
-	path-exclude=/usr/share/info/*
-	path-exclude=/usr/share/locale/*
-	path-exclude=/usr/share/lintian/*
-	EOF
+	install -m 644 "$HERE/../lib/dpkg-minimal.cfg" "$R/etc/dpkg/dpkg.cfg.d/90-userland"
 	log "debootstrap --variant=minbase $SUITE $MIRROR"
 	bgrun debootstrap --variant=minbase --arch=amd64 --components=main --cache-dir="$DEBS" \
 		"$SUITE" "$R" "$MIRROR" >"$LOGS/debootstrap.log" 2>&1 ||

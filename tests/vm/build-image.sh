@@ -241,15 +241,7 @@ fi
 mkdir -p "$R/etc/dpkg/dpkg.cfg.d"
 
 # dpkg inside the chroot: no fsync, no docs/man/locales
-cat >"$R/etc/dpkg/dpkg.cfg.d/90-vm" <<'EOF'
-force-unsafe-io
-path-exclude=/usr/share/doc/*
-path-include=/usr/share/doc/*/copyright
-path-exclude=/usr/share/man/*
-path-exclude=/usr/share/info/*
-path-exclude=/usr/share/locale/*
-path-exclude=/usr/share/lintian/*
-EOF
+install -m 644 "$HERE/../lib/dpkg-minimal.cfg" "$R/etc/dpkg/dpkg.cfg.d/90-vm"
 
 # Kernel and headers: downloaded and unpacked (not installed, so that no
 # initramfs generator, linux-kbuild or gcc gets pulled in: BCC needs only the
