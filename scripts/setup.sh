@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepare a fresh Debian 12 machine for building, running and testing bccflow.
+# Prepare a fresh Debian 12 or 13 machine for building, running and testing bccflow.
 # Idempotent: installs only what is missing, links borrowed kernel headers when
 # the running kernel has none, and mounts tracefs when it is not mounted.
 set -euo pipefail
