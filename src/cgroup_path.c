@@ -23,25 +23,12 @@ struct cgroup_path_entry {
 	char *path;
 };
 
-/* murmur3's finaliser: ids differ mostly in their low bits */
-static size_t hash_id(const void *key)
-{
-	uint64_t h;
-
-	memcpy(&h, key, sizeof(h));
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	return (size_t)(h ^ (h >> 33));
-}
-
 static const struct hashtab_spec path_spec = {
 	.size = sizeof(struct cgroup_path_entry),
 	.key_off = offsetof(struct cgroup_path_entry, id),
 	.key_size = sizeof(__u64),
 	.used_off = offsetof(struct cgroup_path_entry, used),
-	.hash = hash_id,
+	.hash = hashtab_hash_u64,	/* ids differ mostly in their low bits */
 };
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo */

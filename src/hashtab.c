@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,18 @@ size_t pow2_at_least(size_t n)
 	while (c < n)
 		c <<= 1;
 	return c;
+}
+
+size_t hashtab_hash_u64(const void *key)
+{
+	uint64_t h;
+
+	memcpy(&h, key, sizeof(h));
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return (size_t)(h ^ (h >> 33));
 }
 
 static bool *used_flag(const struct hashtab *t, unsigned char *e)

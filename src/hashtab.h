@@ -36,6 +36,12 @@ struct hashtab {
 /* The smallest power of two >= n, at least 16: a table's capacity. */
 size_t pow2_at_least(size_t n);
 
+/*
+ * A hash for 8-byte keys (socket addresses, cgroup ids), whose values
+ * differ mostly in a few bits: murmur3's finaliser mixes them all in.
+ */
+size_t hashtab_hash_u64(const void *key);
+
 /* Room for cap_hint entries before the first growth. 0 or -ENOMEM. */
 int hashtab_init(struct hashtab *t, const struct hashtab_spec *spec, size_t cap_hint);
 void hashtab_free(struct hashtab *t);

@@ -5,24 +5,12 @@
 
 #include "socktab.h"
 
-static size_t hash_sk(const void *key)
-{
-	__u64 sk;
-
-	memcpy(&sk, key, sizeof(sk));
-	/* socket addresses share their low bits: mix them all in */
-	sk ^= sk >> 33;
-	sk *= 0xff51afd7ed558ccdULL;
-	sk ^= sk >> 33;
-	return (size_t)sk;
-}
-
 static const struct hashtab_spec sock_spec = {
 	.size = sizeof(struct sock_entry),
 	.key_off = offsetof(struct sock_entry, sk),
 	.key_size = sizeof(__u64),
 	.used_off = offsetof(struct sock_entry, used),
-	.hash = hash_sk,
+	.hash = hashtab_hash_u64,	/* socket addresses share their low bits */
 };
 
 int socktab_init(struct socktab *t, size_t cap_hint)
