@@ -25,7 +25,7 @@ struct metrics_totals {
  */
 static inline bool metrics_own_series(const struct group *g, unsigned max_series)
 {
-	return !max_series || g->seq + 1 < max_series;
+	return !max_series || g->seq < max_series;
 }
 
 struct series_count {

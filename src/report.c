@@ -79,12 +79,9 @@ static struct group *group_get(struct reporter *r, const struct flow_key *k, con
 	_Static_assert(sizeof(gk) == sizeof(struct flow_key) + FLOW_COMM_LEN, "no padding");
 	gk.key = *k;
 	memcpy(gk.comm, comm, FLOW_COMM_LEN);
-	g = hashtab_find(&r->groups, &gk);
-	if (g)
-		return g;
-	g = hashtab_get(&r->groups, &gk);
-	if (g)
-		g->seq = r->seen++;
+	g = hashtab_get(&r->groups, &gk);	/* a new one is zeroed: seq 0 */
+	if (g && !g->seq)
+		g->seq = ++r->seen;
 	return g;
 }
 

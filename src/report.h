@@ -41,7 +41,7 @@ struct group {
 	__u64 rx_total, tx_total;
 	size_t nflows;
 	unsigned idle;			/* intervals without bytes */
-	size_t seq;			/* 0, 1, ...: order first seen (kept groups) */
+	size_t seq;			/* 1, 2, ...: order first seen; 0 while just added */
 	bool used;			/* its slot is taken (struct hashtab) */
 };
 
@@ -49,7 +49,7 @@ struct reporter {
 	enum group_by by;
 	bool keep_groups;		/* metrics: series must never go away */
 	struct hashtab groups;		/* struct group by key and key_comm */
-	size_t seen;			/* groups ever added: the next seq */
+	size_t seen;			/* groups ever added: the last seq */
 	struct report_row *rows;
 	size_t rows_cap;
 };

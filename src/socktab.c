@@ -1,8 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "socktab.h"
 
 static const struct hashtab_spec sock_spec = {
