@@ -35,9 +35,7 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 		cfg.nfields = SK_NFIELDS;
 		cfg.field_names = sk_field_names;
 		cfg.field_offsets = f->sk_offsets;
-		cfg.sk_head_packed = f->sk_offsets[SK_skc_daddr] == 0 &&
-				     f->sk_offsets[SK_skc_rcv_saddr] == 4 &&
-				     f->sk_offsets[SK_skc_dport] == 12 && f->sk_offsets[SK_skc_num] == 14;
+		cfg.sk_head_packed = f->sk_head_packed;
 	}
 	text = probe_text_prepare(src, bccflow_probe_header, &cfg, err, sizeof(err));
 

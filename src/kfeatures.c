@@ -106,6 +106,10 @@ void features_detect(struct kfeatures *f)
 	f->sk_protocol_off = -1;
 	if (f->btf) {
 		f->sk_offsets_ok = sk_offsets_from_btf(f->btf, f->sk_offsets);
+		f->sk_head_packed = f->sk_offsets_ok && f->sk_offsets[SK_skc_daddr] == 0 &&
+				    f->sk_offsets[SK_skc_rcv_saddr] == 4 &&
+				    f->sk_offsets[SK_skc_dport] == 12 &&
+				    f->sk_offsets[SK_skc_num] == 14;
 		/* a u16 since Linux 5.6; a bitfield before (refused above) */
 		f->sk_protocol_off = kbtf_member_offset(f->btf, "sock", "sk_protocol");
 		f->have_tcp_sendpage = kbtf_func_nparams(f->btf, "tcp_sendpage") >= 0;

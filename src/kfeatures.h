@@ -36,6 +36,8 @@ struct kfeatures {
 	bool recvmsg_has_nonblock;
 	bool sk_offsets_ok;		/* every field below was found in BTF */
 	long sk_offsets[SK_NFIELDS];	/* byte offsets in struct sock, from BTF */
+	/* daddr, rcv_saddr, dport, num in the first 16 bytes, as since Linux 2.6 */
+	bool sk_head_packed;
 	long sk_protocol_off;		/* struct sock.sk_protocol from BTF, or -1 */
 };
 
