@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <string.h>
+#include <linux/bpf.h>
 
 #include "hook_name.h"
 
@@ -14,6 +15,21 @@ static const struct {
 	[HOOK_FENTRY] = { "kfunc__", "fentry" },
 	[HOOK_FEXIT] = { "kretfunc__", "fexit" },
 };
+
+int hook_prog_type(enum hook_kind k)
+{
+	switch (k) {
+	case HOOK_TRACEPOINT:
+		return BPF_PROG_TYPE_TRACEPOINT;
+	case HOOK_FENTRY:
+	case HOOK_FEXIT:
+		return BPF_PROG_TYPE_TRACING;
+	case HOOK_RAW_TRACEPOINT:
+		return BPF_PROG_TYPE_RAW_TRACEPOINT;
+	default:
+		return BPF_PROG_TYPE_KPROBE;
+	}
+}
 
 bool hook_parse(const char *func, struct hook *h)
 {

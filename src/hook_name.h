@@ -32,6 +32,9 @@ struct hook {
  */
 bool hook_parse(const char *func, struct hook *h);
 
+/* The BPF program type (enum bpf_prog_type) a hook of kind k is loaded as. */
+int hook_prog_type(enum hook_kind k);
+
 /* "kprobe+kretprobe on tcp_sendmsg, tcp_recvmsg; tracepoint on sock:x" */
 void hook_describe(const struct hook *hooks, int n, char *out, size_t len);
 

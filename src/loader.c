@@ -38,21 +38,6 @@ static void stdout_restore(int saved)
 	close(saved);
 }
 
-static int prog_type(enum hook_kind k)
-{
-	switch (k) {
-	case HOOK_TRACEPOINT:
-		return BPF_PROG_TYPE_TRACEPOINT;
-	case HOOK_FENTRY:
-	case HOOK_FEXIT:
-		return BPF_PROG_TYPE_TRACING;
-	case HOOK_RAW_TRACEPOINT:
-		return BPF_PROG_TYPE_RAW_TRACEPOINT;
-	default:
-		return BPF_PROG_TYPE_KPROBE;
-	}
-}
-
 /*
  * With borrowed headers, the probe's witness maps carry the offsets it was
  * compiled with (max_entries = 1 + offset); they must match BTF. A text
@@ -184,7 +169,7 @@ static int load_and_attach(struct loaded *l, void *mod, enum backend b, char *er
 			snprintf(err, errlen, "probe text has more than %d programs", LOADER_MAX_LINKS);
 			return -1;
 		}
-		prog = bcc_func_load(mod, prog_type(h.kind), func, bpf_function_start(mod, func),
+		prog = bcc_func_load(mod, hook_prog_type(h.kind), func, bpf_function_start(mod, func),
 				     (int)bpf_function_size(mod, func), bpf_module_license(mod),
 				     bpf_module_kern_version(mod), 0, NULL, 0, NULL, -1);
 		if (prog < 0) {

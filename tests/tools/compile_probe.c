@@ -5,40 +5,36 @@
  * and fentry variants compile on a host that cannot run them. Needs root
  * (libbcc creates the maps).
  *
- * With --load, also loads each program whose type is given by its name
- * prefix (never attaches it) and prints "NAME PROCESSED" or "NAME refused
- * ERRNO": PROCESSED is the verifier's count of instructions it walked, the
- * number its complexity limit (1,000,000) applies to.
+ * With --load, also loads each program as the type its name gives, as
+ * bccflow does (hook_name.c; never attaches it) and prints "NAME PROCESSED"
+ * or "NAME refused ERRNO": PROCESSED is the verifier's count of
+ * instructions it walked, the number its complexity limit (1,000,000)
+ * applies to.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/bpf.h>
 #include <bcc/bcc_common.h>
 
-#define LOG_STATS 4	/* BPF_LOG_STATS: only the verifier's totals */
+#include "hook_name.h"
 
-static int type_of(const char *name)
-{
-	if (!strncmp(name, "tracepoint__", 12))
-		return BPF_PROG_TYPE_TRACEPOINT;
-	if (!strncmp(name, "raw_tracepoint__", 16))
-		return BPF_PROG_TYPE_RAW_TRACEPOINT;
-	if (!strncmp(name, "kfunc__", 7) || !strncmp(name, "kretfunc__", 10))
-		return BPF_PROG_TYPE_TRACING;
-	return BPF_PROG_TYPE_KPROBE;
-}
+#define LOG_STATS 4	/* BPF_LOG_STATS: only the verifier's totals */
 
 static void load(void *mod, const char *name)
 {
 	static char log[1 << 16];
+	struct hook h;
 	const char *p;
 	int fd;
 
+	if (!hook_parse(name, &h)) {
+		printf("%s not-a-program\n", name);
+		return;
+	}
 	log[0] = '\0';
-	fd = bcc_func_load(mod, type_of(name), name, bpf_function_start(mod, name),
+	fd = bcc_func_load(mod, hook_prog_type(h.kind), name, bpf_function_start(mod, name),
 			   (int)bpf_function_size(mod, name), bpf_module_license(mod),
 			   bpf_module_kern_version(mod), LOG_STATS, log, sizeof(log), NULL, -1);
 	p = strstr(log, "processed ");
