@@ -87,8 +87,8 @@ static void add_task_filter(FILE *out, const struct probe_config *cfg)
 /*
  * One lookup in the direction's LPM trie (filled by the host, see
  * filter_maps.c): a fixed, small program whatever the number of networks.
- * Compare chains made the verifier's work grow with their paths; with
- * LLVM 19 eight IPv6 networks exceeded its limit.
+ * Compare chains made the verifier's work grow with their paths: the
+ * largest filter set went past its limit with LLVM 14 and 19 alike.
  */
 static void add_cidr_filter(FILE *out, const char *field, int n)
 {
@@ -129,7 +129,7 @@ static void add_key_filter(FILE *out, const struct probe_config *cfg)
 	else if (f->family == 6)
 		fprintf(out, "\tif (key->family != FLOW_AF_INET6 || FLOW_MAPPED(key->laddr))\n"
 			     "\t\treturn 1;\n");
-	if (f->nports)	/* a set: 16 compares made the verifier walk 300k paths */
+	if (f->nports)	/* a set: 16 compares cost the verifier 300k instructions */
 		fprintf(out, "\tif (!port_filter.lookup(&key->lport) && "
 			     "!port_filter.lookup(&key->rport))\n\t\treturn 1;\n");
 	add_cidr_filter(out, "laddr", f->nladdr);
