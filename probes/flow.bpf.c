@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bccflow probe text: TCP payload bytes per (pid, family, local, remote).
+ * bccflow probe text: TCP payload bytes per (pid, cgroup, network namespace,
+ * family, local, remote).
  *
  * Compiled at run time by libbcc. The host splices probes/flow.h in place
  * of the include line below, follows it with the filters' maps and
@@ -11,7 +12,8 @@
  * defines exactly one of BCCFLOW_BACKEND_{FENTRY,KPROBE,RAW_TRACEPOINT,
  * TRACEPOINT} plus MAX_FLOWS (and, for kprobe/fentry, the kernel's
  * tcp_recvmsg flavour and HAVE_TCP_SENDPAGE; for raw tracepoints,
- * OFF_sk_protocol).
+ * OFF_sk_protocol; OFF_net_ns_inum when the kernel has BTF; and
+ * HAVE_TP_CGROUP_RMDIR when that tracepoint has a 64-bit id).
  *
  * Exactness rules, for every backend:
  *  - count what the socket layer returned (bytes accepted / delivered),
@@ -58,6 +60,9 @@ struct sock;
 struct msghdr;
 struct page;
 #define SK_FIELD(sk, f) ((const char *)(sk) + OFF_##f)
+#ifndef OFF_net_ns_inum
+#error "BTF offsets need OFF_net_ns_inum (struct net.ns.inum)"
+#endif
 #else
 /* Borrowed headers: the host checks the offsets below against BTF. */
 #include <net/sock.h>
@@ -70,6 +75,9 @@ struct page;
  */
 #define FLOW_WITNESS(f) BPF_ARRAY(off_##f, u8, 1 + offsetof(struct sock, __sk_common.f));
 FLOW_SK_FIELDS(FLOW_WITNESS)
+#ifndef OFF_net_ns_inum
+#define OFF_net_ns_inum offsetof(struct net, ns.inum)
+#endif
 #endif
 
 /* sockets used by one process (struct sock_flow), keyed by socket address */
@@ -141,6 +149,21 @@ static __always_inline void fill_key(struct flow_key *k, struct sock *sk, u16 fa
 }
 #endif
 
+/*
+ * The socket's network namespace as its inode number, what /proc/PID/ns/net
+ * and `ip netns` show: sk->__sk_common.skc_net.net->ns.inum.
+ */
+static __always_inline u32 sk_netns(struct sock *sk)
+{
+	const char *net = NULL;
+	u32 inum = 0;
+
+	bpf_probe_read_kernel(&net, sizeof(net), SK_FIELD(sk, skc_net));
+	if (net)
+		bpf_probe_read_kernel(&inum, sizeof(inum), net + OFF_net_ns_inum);
+	return inum;
+}
+
 static __always_inline void add_bytes(struct flow_val *val, u64 bytes, int tx)
 {
 	if (tx)
@@ -169,6 +192,7 @@ static __always_inline int count_tuple(struct flow_key *key, u64 bytes, int tx)
 	if (!val) {
 		struct flow_val init;
 		u32 pid = key->pid;
+		u64 cgroup = key->cgroup;
 		u8 one = 1;
 
 		__builtin_memset(&init, 0, sizeof(init));
@@ -180,10 +204,12 @@ static __always_inline int count_tuple(struct flow_key *key, u64 bytes, int tx)
 			stat_add(STAT_DROPPED_BYTES, bytes);
 			return 0;
 		}
-		key->pid = 0;
+		key->pid = 0;	/* the 4-tuple in its namespace, as close marks name it */
+		key->cgroup = 0;
 		if (tuples.update(key, &one))
 			stat_add(STAT_MARKS_LOST, 1);
 		key->pid = pid;
+		key->cgroup = cgroup;
 	}
 	add_bytes(val, bytes, tx);
 	return 0;
@@ -214,13 +240,18 @@ struct event {
 	struct sock *sk;
 	u64 skp;		/* the socket's address: its first slot */
 	u64 bytes;
+	u64 cgroup;
 	u32 pid;
 	u16 family;		/* 0 where the hook does not give it */
 	u8 tx;
 };
 
-/* The entry counts this process's events on a socket that is still open. */
-#define SOCK_MINE(sf, pid) ((sf) && (sf)->key.pid == (pid) && !(sf)->flags)
+/*
+ * The entry counts this process's events, in its present cgroup, on a
+ * socket that is still open.
+ */
+#define SOCK_MINE(sf, pid, cg) ((sf) && (sf)->key.pid == (pid) && (sf)->key.cgroup == (cg) && \
+				!(sf)->flags)
 
 /* A new entry for key at slot *slotp, or the one another CPU made first. */
 static __always_inline struct sock_flow *sock_new(u64 *slotp, const struct flow_key *key)
@@ -254,8 +285,10 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
 		return 0;
 	__builtin_memset(&key, 0, sizeof(key));
 	key.pid = ev->pid;
+	key.cgroup = ev->cgroup;
 	key.family = family;
 	fill_key(&key, ev->sk, family);
+	key.netns = sk_netns(ev->sk);
 	FILTER_KEY
 
 	if (sf && key_equal(&sf->key, &key)) {
@@ -285,11 +318,14 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
  * address and the address + 1 (sockets are aligned): when a socket closes
  * and the kernel hands its memory to a new one before bccflow has evicted
  * the closed entry, the new socket takes the second slot. family is 0 where
- * the hook does not give it for free.
+ * the hook does not give it for free. The cgroup is the task's at each
+ * event (a helper call, no map): a process moved to another cgroup counts
+ * there from its next event on.
  */
 static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, int tx)
 {
 	u32 pid = bpf_get_current_pid_tgid() >> 32;
+	u64 cgroup = bpf_get_current_cgroup_id();
 	u64 skp = (u64)sk, slot2 = skp + 1;
 	struct sock_flow *sf, *sf2 = NULL;
 	struct event ev;
@@ -297,13 +333,13 @@ static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, i
 	FILTER_PID
 
 	sf = socks.lookup(&skp);
-	if (SOCK_MINE(sf, pid)) {
+	if (SOCK_MINE(sf, pid, cgroup)) {
 		add_bytes(&sf->val, bytes, tx);
 		return 0;
 	}
 	if (!sf || sf->flags) {
 		sf2 = socks.lookup(&slot2);
-		if (SOCK_MINE(sf2, pid)) {
+		if (SOCK_MINE(sf2, pid, cgroup)) {
 			add_bytes(&sf2->val, bytes, tx);
 			return 0;
 		}
@@ -312,6 +348,7 @@ static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, i
 	ev.skp = skp;
 	ev.bytes = bytes;
 	ev.pid = pid;
+	ev.cgroup = cgroup;
 	ev.family = family;
 	ev.tx = tx;
 	return count_slow(&ev, sf, sf2);
@@ -340,6 +377,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	if (sf)
 		sf->flags = SOCK_FLOW_CLOSED;
 	__builtin_memset(&key, 0, sizeof(key));
+	key.netns = sk_netns((struct sock *)args->skaddr);
 	key.family = args->family;
 	key.lport = args->sport;
 	key.rport = args->dport;
@@ -358,6 +396,30 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 		stat_add(STAT_MARKS_LOST, 1);
 	return 0;
 }
+
+#ifdef HAVE_TP_CGROUP_RMDIR
+/*
+ * A cgroup v2 directory removed: keep its path, which user space cannot
+ * ask for any more, for flows it made that are still to be reported. Rare
+ * (once per removed cgroup); the table drops its oldest entries when full.
+ */
+BPF_TABLE("lru_hash", u64, struct cgroup_gone, cgroup_gone, CGROUP_GONE_MAX);
+BPF_PERCPU_ARRAY(cgroup_gone_buf, struct cgroup_gone, 1);
+
+TRACEPOINT_PROBE(cgroup, cgroup_rmdir)
+{
+	u64 id = args->id;
+	int zero = 0;
+	struct cgroup_gone *g = cgroup_gone_buf.lookup(&zero);
+
+	if (args->root != 0 || !g)	/* hierarchy 0 is cgroup v2's */
+		return 0;
+	bpf_probe_read_kernel_str(g->path, sizeof(g->path),
+				  (const char *)args + (args->data_loc_path & 0xffff));
+	cgroup_gone.update(&id, g);
+	return 0;
+}
+#endif
 
 #ifdef BCCFLOW_BACKEND_TRACEPOINT
 /* ret is what sock_sendmsg()/sock_recvmsg() returned to the caller. */

@@ -18,7 +18,7 @@
  */
 #define FLOW_SK_FIELDS(X) \
 	X(skc_daddr) X(skc_rcv_saddr) X(skc_dport) X(skc_num) X(skc_family) \
-	X(skc_v6_daddr) X(skc_v6_rcv_saddr)
+	X(skc_v6_daddr) X(skc_v6_rcv_saddr) X(skc_net)
 
 /* Address families as Linux numbers them (ABI), for probe texts without socket headers. */
 #define FLOW_AF_INET 2
@@ -29,13 +29,16 @@
 			  (a)[7] | (a)[8] | (a)[9]) && (a)[10] == 0xff && (a)[11] == 0xff)
 
 /*
- * One flow: a process talking over one TCP 4-tuple. Ports are in host byte
- * order. IPv4 addresses sit in the first 4 bytes of laddr/raddr, the rest is
- * zero. The explicit pad keeps the layout free of compiler padding, so equal
- * flows always hash to the same key.
+ * One flow: a process, in one cgroup, talking over one TCP 4-tuple of one
+ * network namespace. Ports are in host byte order. IPv4 addresses sit in
+ * the first 4 bytes of laddr/raddr, the rest is zero. The explicit pad
+ * keeps the layout free of compiler padding, so equal flows always hash to
+ * the same key.
  */
 struct flow_key {
 	__u32 pid;
+	__u32 netns;		/* the socket's network namespace: its inode number */
+	__u64 cgroup;		/* the process's cgroup v2 id at the event */
 	__u16 family;		/* AF_INET (2) or AF_INET6 (10) */
 	__u16 lport;
 	__u16 rport;
@@ -79,6 +82,19 @@ struct addr_lpm_key {
 };
 
 #define ADDR_LPM_TAG_BITS 32
+
+/*
+ * A cgroup v2 directory removed while bccflow runs, in the "cgroup_gone"
+ * table by id: its path (relative to the cgroup2 root, cut at
+ * CGROUP_GONE_PATH_LEN - 1 bytes), which user space can no longer ask the
+ * kernel for.
+ */
+#define CGROUP_GONE_PATH_LEN 256
+#define CGROUP_GONE_MAX 4096
+
+struct cgroup_gone {
+	char path[CGROUP_GONE_PATH_LEN];
+};
 #define ADDR_LPM_MAX_ENTRIES 16	/* 2 x MAX_CIDR_FILTERS */
 
 /* Per-CPU counters in the "stats" array. */

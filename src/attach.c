@@ -26,6 +26,8 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 		.have_tcp_sendpage = f->have_tcp_sendpage,
 		.recvmsg_has_nonblock = f->recvmsg_has_nonblock,
 		.sk_protocol_off = f->sk_protocol_off,
+		.net_inum_off = f->net_inum_off,
+		.have_tp_cgroup_rmdir = f->tp_cgroup_rmdir,
 		.filter = o,
 	};
 	char err[512];
@@ -46,7 +48,7 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 
 int attach_check_text(const struct options *o, const char *src)
 {
-	struct kfeatures none = { .btf = NULL };
+	struct kfeatures none = { .btf = NULL, .sk_protocol_off = -1, .net_inum_off = -1 };
 	char *text = prepare(o, src, &none, BACKEND_TRACEPOINT);
 
 	free(text);

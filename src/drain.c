@@ -58,6 +58,7 @@ int drain_init(struct drain *d, const struct drain_fds *fds, size_t cap)
 	d->closed_fd = fds->closed;
 	d->tuples_fd = fds->tuples;
 	d->stats_fd = fds->stats;
+	d->cgroup_gone_fd = fds->cgroup_gone;
 	d->cap = cap;
 	d->ncpus = possible_cpus();
 	if (d->ncpus < 1)
@@ -239,6 +240,19 @@ static int ops_read_stats(void *ctx, __u64 out[STAT_MAX])
 		for (int c = 0; c < d->ncpus; c++)
 			out[i] += d->percpu[c];
 	}
+	return 0;
+}
+
+int drain_cgroup_gone(void *ctx, __u64 id, char *path, size_t len)
+{
+	struct drain *d = ctx;
+	struct cgroup_gone g;
+
+	if (d->cgroup_gone_fd < 0 || !len)
+		return -ENOENT;
+	if (bpf_lookup_elem(d->cgroup_gone_fd, &id, &g))
+		return -errno;
+	snprintf(path, len, "%.*s", (int)sizeof(g.path), g.path);
 	return 0;
 }
 

@@ -3,10 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include "filter_maps.h"
 
@@ -70,6 +75,26 @@ void filter_maps_build(struct filter_maps *m, const struct options *o, int cgrou
 		};
 	add_trie(m, "laddr_filter", "the --laddr filter", o->laddr, o->nladdr, m->laddr);
 	add_trie(m, "raddr_filter", "the --raddr filter", o->raddr, o->nraddr, m->raddr);
+}
+
+__u32 filter_netns_resolve(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), type;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "invalid --netns '%s': %s", path, strerror(errno));
+		return 0;
+	}
+	type = ioctl(fd, NS_GET_NSTYPE);
+	if (type != CLONE_NEWNET || fstat(fd, &st)) {
+		snprintf(err, errlen, "invalid --netns '%s': not a network namespace (expected "
+			 "/run/netns/NAME, /proc/PID/ns/net or an inode number)", path);
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	return (__u32)st.st_ino;
 }
 
 int filter_cgroup_open(const char *path, char *err, size_t errlen)

@@ -26,6 +26,12 @@ struct filter_maps {
  */
 void filter_maps_build(struct filter_maps *m, const struct options *o, int cgroup_fd);
 
+/*
+ * --netns PATH must name a network namespace (a /run/netns/NAME bind
+ * mount, /proc/PID/ns/net): its inode number, or 0 with err set.
+ */
+__u32 filter_netns_resolve(const char *path, char *err, size_t errlen);
+
 /* --cgroup must name a cgroup v2 directory: its open fd, or -1 with err set. */
 int filter_cgroup_open(const char *path, char *err, size_t errlen);
 

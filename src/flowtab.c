@@ -118,6 +118,7 @@ void flow_tuple(const struct flow_key *k, struct flow_key *tuple)
 {
 	*tuple = *k;
 	tuple->pid = 0;
+	tuple->cgroup = 0;
 }
 
 static const struct hashtab_spec mark_spec = {

@@ -10,9 +10,12 @@
 #include "../probes/flow.h"
 #include "hashtab.h"
 
+struct cgroup_name;
+
 struct flow_entry {
 	struct flow_key key;
 	char comm[FLOW_COMM_LEN];
+	const struct cgroup_name *cg;	/* its cgroup's names; NULL until asked */
 	__u64 rx_seen, tx_seen;		/* tuple table's cumulative counters last read */
 	__u64 rx_total, tx_total;	/* since bccflow started */
 	__u64 rx_delta, tx_delta;	/* this interval */
@@ -68,7 +71,7 @@ int keyset_add(struct keyset *s, const struct flow_key *k);
 #define FLOW_HASH_INIT 1469598103934665603ULL
 unsigned long long flow_hash(unsigned long long h, const void *p, size_t n);
 
-/* The 4-tuple of k without its pid: how closed sockets are marked. */
+/* The 4-tuple of k in its namespace, without pid and cgroup: how closed sockets are marked. */
 void flow_tuple(const struct flow_key *k, struct flow_key *tuple);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cgroup_names.h"
 #include "format.h"
 #include "utf8.h"
 
@@ -57,15 +58,20 @@ void json_escape(FILE *out, const char *str, size_t n)
 
 void comm_printable(const char *comm, char *out, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)comm;
+	text_printable(comm, FLOW_COMM_LEN, out, len);
+}
+
+void text_printable(const char *text, size_t max, char *out, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
 	size_t n = 0, o = 0;
 
-	while (n < FLOW_COMM_LEN && s[n])
+	while (n < max && s[n])
 		n++;
 	if (n > len - 1)
 		n = len - 1;
 	/*
-	 * A terminal must see no control bytes from a process name (C0, DEL, C1
+	 * A terminal must see no control bytes from a name (C0, DEL, C1
 	 * U+0080..U+009F) and no invalid UTF-8: each such byte becomes '?', one
 	 * for one, as does a character cut by the end of the buffer.
 	 */
@@ -151,7 +157,41 @@ static void table_key_header(FILE *out, enum group_by by)
 	case BY_LPORT:
 		fprintf(out, "%-5s", "LPORT");
 		break;
+	case BY_CGROUP:
+	case BY_CONTAINER:
+		break;	/* names of any length: last (table_names) */
 	}
+}
+
+static const char *cg_path(const struct report_row *w)
+{
+	return w->cg ? w->cg->path : "";
+}
+
+static const char *cg_container(const struct report_row *w)
+{
+	return w->cg ? w->cg->container : "";
+}
+
+/*
+ * The columns of names, last on a line since they have any length:
+ * CONTAINER and CGROUP for --by cgroup and -w, CONTAINER for --by container.
+ */
+static void table_names(FILE *out, const struct report_row *w, enum group_by by)
+{
+	char c[WORKLOAD_TEXT_LEN], p[CGROUP_TEXT_LEN];
+
+	if (w && w->others) {
+		fprintf(out, " %s", "(others)");
+		return;
+	}
+	text_printable(w ? cg_container(w) : "CONTAINER", WORKLOAD_TEXT_LEN, c, sizeof(c));
+	/* the last column is not padded */
+	fprintf(out, by == BY_CONTAINER ? " %s" : " %-12s", *c ? c : "-");
+	if (by == BY_CONTAINER)
+		return;
+	text_printable(w ? cg_path(w) : "CGROUP", CGROUP_TEXT_LEN, p, sizeof(p));
+	fprintf(out, " %s", *p ? p : "-");
 }
 
 static void table_key(FILE *out, const struct report_row *w, enum group_by by, bool map_v4)
@@ -163,7 +203,7 @@ static void table_key(FILE *out, const struct report_row *w, enum group_by by, b
 	if (w->others) {
 		if (by == BY_FLOW || by == BY_PID)
 			fprintf(out, "%-7s %-16s", "-", "(others)");
-		else
+		else if (by != BY_CGROUP && by != BY_CONTAINER)
 			fprintf(out, "%-*s", by == BY_RADDR ? 39 : by == BY_LPORT ? 5 : 16,
 				"(others)");
 		return;
@@ -183,6 +223,9 @@ static void table_key(FILE *out, const struct report_row *w, enum group_by by, b
 	case BY_LPORT:
 		fprintf(out, "%-5u", w->key.lport);
 		break;
+	case BY_CGROUP:
+	case BY_CONTAINER:
+		break;
 	}
 }
 
@@ -199,14 +242,22 @@ static void table_header(FILE *out, const struct report *r, const struct options
 	snprintf(h[5], sizeof(h[5]), "TXSUM%s", u);
 	snprintf(h[6], sizeof(h[6]), "SUM%s", u);
 	table_key_header(out, r->by);
-	fprintf(out, " %10s %10s", h[0], h[1]);
+	/* no key column first: the numbers start the line */
+	fprintf(out, r->by == BY_CGROUP || r->by == BY_CONTAINER ? "%10s %10s" : " %10s %10s",
+		h[0], h[1]);
 	if (o->rate)
 		fprintf(out, " %10s %10s", h[2], h[3]);
 	fprintf(out, " %10s %10s %10s", h[4], h[5], h[6]);
-	if (r->by == BY_FLOW)
-		fprintf(out, " %-23s %-23s\n", "LADDR", "RADDR");
-	else
-		fprintf(out, " %6s\n", "FLOWS");
+	if (r->by == BY_FLOW) {
+		fprintf(out, " %-23s %-23s", "LADDR", "RADDR");
+		if (o->wide)
+			fprintf(out, " %10s", "NETNS");
+	} else {
+		fprintf(out, " %6s", "FLOWS");
+	}
+	if ((r->by == BY_FLOW && o->wide) || r->by == BY_CGROUP || r->by == BY_CONTAINER)
+		table_names(out, NULL, r->by);
+	fputc('\n', out);
 }
 
 static void table_row(FILE *out, const struct report_row *w, const struct report *r,
@@ -218,10 +269,12 @@ static void table_row(FILE *out, const struct report_row *w, const struct report
 
 	table_key(out, w, r->by, o->map_v4);
 	for (int i = 0; i < 6; i++) {
+		bool first = i == 0 && (r->by == BY_CGROUP || r->by == BY_CONTAINER);
+
 		if ((i == 2 || i == 3) && !o->rate)
 			continue;
 		format_amount(num, sizeof(num), v[i], o->units);
-		fprintf(out, " %10s", num);
+		fprintf(out, first ? "%10s" : " %10s", num);
 	}
 	/* the sum of the shown totals, in the unit (no 64-bit wrap) */
 	if (o->units == UNITS_KB || o->units == UNITS_MB)
@@ -231,7 +284,10 @@ static void table_row(FILE *out, const struct report_row *w, const struct report
 		format_amount(num, sizeof(num), w->rx_total + w->tx_total, o->units);
 	fprintf(out, " %10s", num);
 	if (r->by != BY_FLOW) {
-		fprintf(out, " %6zu\n", w->nflows);
+		fprintf(out, " %6zu", w->nflows);
+		if (r->by == BY_CGROUP || r->by == BY_CONTAINER)
+			table_names(out, w, r->by);
+		fputc('\n', out);
 	} else if (w->others) {
 		fprintf(out, " %-23s %zu flows\n", "-", w->nflows);
 	} else {
@@ -242,7 +298,12 @@ static void table_row(FILE *out, const struct report_row *w, const struct report
 		shown_addr(&w->key, false, o->map_v4, &rr);
 		format_endpoint(&l, w->key.lport, la, sizeof(la));
 		format_endpoint(&rr, w->key.rport, ra, sizeof(ra));
-		fprintf(out, " %-23s %-23s\n", la, ra);
+		fprintf(out, " %-23s %-23s", la, ra);
+		if (o->wide) {
+			fprintf(out, " %10u", w->key.netns);
+			table_names(out, w, r->by);
+		}
+		fputc('\n', out);
 	}
 }
 
@@ -298,6 +359,19 @@ static void json_counts(FILE *out, const struct report_row *w)
 		(unsigned long long)w->rx_total, (unsigned long long)w->tx_total);
 }
 
+/* "cgroup" (not for --by container) and "container", each with its comma */
+static void json_names(FILE *out, const struct report_row *w, enum group_by by)
+{
+	if (by != BY_CONTAINER) {
+		fputs("\"cgroup\":\"", out);
+		json_escape(out, cg_path(w), CGROUP_TEXT_LEN);
+		fputs("\",", out);
+	}
+	fputs("\"container\":\"", out);
+	json_escape(out, cg_container(w), WORKLOAD_TEXT_LEN);
+	fputs("\",", out);
+}
+
 static void json_flow(FILE *out, const struct report_row *w, const struct options *o)
 {
 	struct shown_addr l, r;
@@ -307,7 +381,9 @@ static void json_flow(FILE *out, const struct report_row *w, const struct option
 	fprintf(out, "\"pid\":%u,\"comm\":\"", w->key.pid);
 	json_escape(out, w->comm, FLOW_COMM_LEN);
 	fprintf(out, "\",\"family\":%d,\"laddr\":\"%s\",\"lport\":%u,\"raddr\":\"%s\","
-		"\"rport\":%u,", l.family, l.addr, w->key.lport, r.addr, w->key.rport);
+		"\"rport\":%u,\"netns\":%u,", l.family, l.addr, w->key.lport, r.addr, w->key.rport,
+		w->key.netns);
+	json_names(out, w, BY_FLOW);
 }
 
 static void json_group_key(FILE *out, const struct report_row *w, enum group_by by,
@@ -332,6 +408,10 @@ static void json_group_key(FILE *out, const struct report_row *w, enum group_by 
 		break;
 	case BY_LPORT:
 		fprintf(out, "\"lport\":%u,", w->key.lport);
+		break;
+	case BY_CGROUP:
+	case BY_CONTAINER:
+		json_names(out, w, by);
 		break;
 	default:
 		break;
@@ -399,9 +479,10 @@ static void csv_field(FILE *out, const char *s, size_t n)
 void format_csv_header(FILE *out, const struct options *o)
 {
 	static const char *const keys[] = {
-		[BY_FLOW] = "pid,comm,family,laddr,lport,raddr,rport",
+		[BY_FLOW] = "pid,comm,family,laddr,lport,raddr,rport,netns,cgroup,container",
 		[BY_PID] = "pid,comm,flows", [BY_COMM] = "comm,flows",
 		[BY_RADDR] = "family,raddr,flows", [BY_LPORT] = "lport,flows",
+		[BY_CGROUP] = "cgroup,container,flows", [BY_CONTAINER] = "container,flows",
 	};
 
 	fprintf(out, "interval,ts,%s,rx_bytes,tx_bytes,rx_total,tx_total\n", keys[o->by]);
@@ -414,8 +495,9 @@ static void csv_key(FILE *out, const struct report_row *w, enum group_by by,
 
 	if (w->others) {
 		static const char *const empty[] = {
-			[BY_FLOW] = ",(others),,,,,", [BY_PID] = ",(others),%zu",
+			[BY_FLOW] = ",(others),,,,,,,,", [BY_PID] = ",(others),%zu",
 			[BY_COMM] = "(others),%zu", [BY_RADDR] = ",(others),%zu", [BY_LPORT] = ",%zu",
+			[BY_CGROUP] = "(others),,%zu", [BY_CONTAINER] = "(others),%zu",
 		};
 
 		fprintf(out, empty[by], w->nflows);
@@ -427,8 +509,11 @@ static void csv_key(FILE *out, const struct report_row *w, enum group_by by,
 	case BY_FLOW:
 		fprintf(out, "%u,", w->key.pid);
 		csv_field(out, w->comm, FLOW_COMM_LEN);
-		fprintf(out, ",%d,%s,%u,%s,%u", l.family, l.addr, w->key.lport, r.addr,
-			w->key.rport);
+		fprintf(out, ",%d,%s,%u,%s,%u,%u,", l.family, l.addr, w->key.lport, r.addr,
+			w->key.rport, w->key.netns);
+		csv_field(out, cg_path(w), CGROUP_TEXT_LEN);
+		fputc(',', out);
+		csv_field(out, cg_container(w), WORKLOAD_TEXT_LEN);
 		break;
 	case BY_PID:
 		fprintf(out, "%u,", w->key.pid);
@@ -444,6 +529,14 @@ static void csv_key(FILE *out, const struct report_row *w, enum group_by by,
 		break;
 	case BY_LPORT:
 		fprintf(out, "%u,%zu", w->key.lport, w->nflows);
+		break;
+	case BY_CGROUP:
+		csv_field(out, cg_path(w), CGROUP_TEXT_LEN);
+		fputc(',', out);
+		/* fall through */
+	case BY_CONTAINER:
+		csv_field(out, cg_container(w), WORKLOAD_TEXT_LEN);
+		fprintf(out, ",%zu", w->nflows);
 		break;
 	}
 }

@@ -25,6 +25,12 @@ void format_endpoint(const struct shown_addr *a, unsigned port, char *buf, size_
 void json_escape(FILE *out, const char *s, size_t n);
 /* Table COMM: control bytes become '?'. */
 void comm_printable(const char *comm, char *out, size_t len);
+/* The same for any text of at most max bytes (cgroup paths, container names). */
+void text_printable(const char *text, size_t max, char *out, size_t len);
+
+/* Longest cgroup path and container name shown, in bytes */
+#define CGROUP_TEXT_LEN 4096
+#define WORKLOAD_TEXT_LEN 256
 /* A byte count in the table's units ("1.50", "1536", "1.5K"). */
 void format_amount(char *buf, size_t len, __u64 bytes, enum units u);
 

@@ -16,6 +16,16 @@ static const struct {
 	[HOOK_FEXIT] = { "kretfunc__", "fexit" },
 };
 
+bool hook_counts_bytes(const struct hook *h)
+{
+	static const char *const support[] = { "sock:inet_sock_set_state", "cgroup:cgroup_rmdir" };
+
+	for (size_t i = 0; i < sizeof(support) / sizeof(support[0]); i++)
+		if (h->kind == HOOK_TRACEPOINT && !strcmp(h->target, support[i]))
+			return false;
+	return true;
+}
+
 int hook_prog_type(enum hook_kind k)
 {
 	switch (k) {

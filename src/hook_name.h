@@ -32,6 +32,12 @@ struct hook {
  */
 bool hook_parse(const char *func, struct hook *h);
 
+/*
+ * Whether h counts bytes, or only supports counting: close marks
+ * (sock:inet_sock_set_state) and removed cgroups' paths (cgroup:cgroup_rmdir).
+ */
+bool hook_counts_bytes(const struct hook *h);
+
 /* The BPF program type (enum bpf_prog_type) a hook of kind k is loaded as. */
 int hook_prog_type(enum hook_kind k);
 

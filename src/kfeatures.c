@@ -63,6 +63,32 @@ static void find_tracefs(struct kfeatures *f)
 	}
 }
 
+/* struct net.ns.inum: where a namespace keeps its inode number */
+static long net_inum_from_btf(const struct kbtf *btf)
+{
+	long ns = kbtf_member_offset(btf, "net", "ns");
+	long inum = kbtf_member_offset(btf, "ns_common", "inum");
+
+	return ns < 0 || inum < 0 ? -1 : ns + inum;
+}
+
+/* Whether tracepoint event ("cat/name") has field (its format line's text). */
+static bool tp_has_field(const char *tracefs, const char *event, const char *field)
+{
+	char path[PATH_MAX + 64], line[256];
+	bool found = false;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/events/%s/format", tracefs, event);
+	fp = fopen(path, "r");
+	if (!fp)
+		return false;
+	while (!found && fgets(line, sizeof(line), fp))
+		found = strstr(line, field) != NULL;
+	fclose(fp);
+	return found;
+}
+
 static bool kallsyms_has(const char *sym)
 {
 	char line[512], name[256];
@@ -103,7 +129,10 @@ void features_detect(struct kfeatures *f)
 	f->tp_state = *f->tracefs &&
 		      exists("%s/events/sock/%s/id", f->tracefs, "inet_sock_set_state");
 	f->fexit_err = f->btf ? kbtf_fexit_probe(f->btf, "tcp_sendmsg") : -ENOENT;
+	f->tp_cgroup_rmdir = *f->tracefs && tp_has_field(f->tracefs, "cgroup/cgroup_rmdir",
+							 "field:u64 id;");
 	f->sk_protocol_off = -1;
+	f->net_inum_off = -1;
 	if (f->btf) {
 		f->sk_offsets_ok = sk_offsets_from_btf(f->btf, f->sk_offsets);
 		f->sk_head_packed = f->sk_offsets_ok && f->sk_offsets[SK_skc_daddr] == 0 &&
@@ -112,6 +141,7 @@ void features_detect(struct kfeatures *f)
 				    f->sk_offsets[SK_skc_num] == 14;
 		/* a u16 since Linux 5.6; a bitfield before (refused above) */
 		f->sk_protocol_off = kbtf_member_offset(f->btf, "sock", "sk_protocol");
+		f->net_inum_off = net_inum_from_btf(f->btf);
 		f->have_tcp_sendpage = kbtf_func_nparams(f->btf, "tcp_sendpage") >= 0;
 		/* (sk, msg, len, nonblock, flags, addr_len) before 5.19 */
 		n = kbtf_func_nparams(f->btf, "tcp_recvmsg");

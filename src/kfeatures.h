@@ -39,6 +39,8 @@ struct kfeatures {
 	/* daddr, rcv_saddr, dport, num in the first 16 bytes, as since Linux 2.6 */
 	bool sk_head_packed;
 	long sk_protocol_off;		/* struct sock.sk_protocol from BTF, or -1 */
+	long net_inum_off;		/* struct net.ns.inum from BTF, or -1 */
+	bool tp_cgroup_rmdir;		/* cgroup:cgroup_rmdir with a 64-bit id (5.5+) */
 };
 
 /* Needs root for the tracefs mount and the fexit test load. */

@@ -179,7 +179,7 @@ static int load_and_attach(struct loaded *l, void *mod, enum backend b, char *er
 		}
 		if (attach_one(&h, prog, &l->links[l->nlinks++], err, errlen))
 			return -1;
-		counting += strcmp(h.target, "sock:inet_sock_set_state") != 0;
+		counting += hook_counts_bytes(&h);
 	}
 	if (!counting) {
 		snprintf(err, errlen, "probe text has no counting programs for --attach %s",
@@ -197,6 +197,8 @@ static int keep_maps(struct loaded *l, void *mod, char *err, size_t errlen)
 	l->tuples_fd = bpf_table_fd(mod, "tuples") >= 0 ? dup(bpf_table_fd(mod, "tuples")) : -1;
 	l->socks_fd = bpf_table_fd(mod, "socks") >= 0 ? dup(bpf_table_fd(mod, "socks")) : -1;
 	l->stats_fd = dup(bpf_table_fd(mod, "stats"));
+	l->cgroup_gone_fd = bpf_table_fd(mod, "cgroup_gone") >= 0 ?
+			    dup(bpf_table_fd(mod, "cgroup_gone")) : -1;
 	if (l->flows_fd < 0 || l->closed_fd < 0 || l->stats_fd < 0) {
 		snprintf(err, errlen, "probe text lacks the flows/closed/stats tables, or dup: %s",
 			 strerror(errno));
@@ -270,6 +272,7 @@ enum loader_status loader_open(struct loaded *l, const char *text, enum backend 
 	memset(l, 0, sizeof(*l));
 	l->backend = b;
 	l->flows_fd = l->closed_fd = l->tuples_fd = l->socks_fd = l->stats_fd = -1;
+	l->cgroup_gone_fd = -1;
 	for (int i = 0; i < LOADER_MAX_LINKS; i++)
 		l->links[i].fd = l->links[i].prog_fd = -1;
 
@@ -307,7 +310,10 @@ void loader_close(struct loaded *l)
 		close(l->socks_fd);
 	if (l->stats_fd >= 0)
 		close(l->stats_fd);
+	if (l->cgroup_gone_fd >= 0)
+		close(l->cgroup_gone_fd);
 	l->flows_fd = l->closed_fd = l->tuples_fd = l->socks_fd = l->stats_fd = -1;
+	l->cgroup_gone_fd = -1;
 }
 
 void loader_describe(const struct loaded *l, char *out, size_t len)

@@ -118,6 +118,14 @@ int main(int argc, char **argv)
 		free(file_text);
 		return EXIT_USAGE;
 	}
+	if (o.netns_path) {
+		o.netns = filter_netns_resolve(o.netns_path, err, sizeof(err));
+		if (!o.netns) {
+			fprintf(stderr, "bccflow: %s\n", err);
+			free(file_text);
+			return EXIT_USAGE;
+		}
+	}
 	if (o.cgroup) {
 		cgroup_fd = filter_cgroup_open(o.cgroup, err, sizeof(err));
 		if (cgroup_fd < 0) {

@@ -4,12 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup_names.h"
 #include "format.h"
 #include "metrics.h"
 
-/* Label values of one series; the strings live in the same struct. */
+/* Label values of one series; the strings live in the same struct (or in its names). */
 struct series_text {
-	char pid[16], comm[FLOW_COMM_LEN], laddr[48], lport[8], raddr[48], rport[8];
+	char pid[16], comm[FLOW_COMM_LEN], laddr[48], lport[8], raddr[48], rport[8], netns[16];
 };
 
 static void fill_labels(struct prom_series *s, struct series_text *t, const struct group *g,
@@ -26,6 +27,7 @@ static void fill_labels(struct prom_series *s, struct series_text *t, const stru
 	snprintf(t->raddr, sizeof(t->raddr), "%s", r.addr);
 	snprintf(t->lport, sizeof(t->lport), "%u", g->key.lport);
 	snprintf(t->rport, sizeof(t->rport), "%u", g->key.rport);
+	snprintf(t->netns, sizeof(t->netns), "%u", g->key.netns);
 	if (by == BY_FLOW || by == BY_PID)
 		s->labels[n++] = (struct prom_label){ "pid", t->pid };
 	if (by == BY_FLOW || by == BY_PID || by == BY_COMM)
@@ -36,8 +38,14 @@ static void fill_labels(struct prom_series *s, struct series_text *t, const stru
 		s->labels[n++] = (struct prom_label){ "lport", t->lport };
 	if (by == BY_FLOW || by == BY_RADDR)
 		s->labels[n++] = (struct prom_label){ "raddr", t->raddr };
-	if (by == BY_FLOW)
+	if (by == BY_FLOW) {
 		s->labels[n++] = (struct prom_label){ "rport", t->rport };
+		s->labels[n++] = (struct prom_label){ "netns", t->netns };
+	}
+	if (by == BY_FLOW || by == BY_CGROUP)
+		s->labels[n++] = (struct prom_label){ "cgroup", g->cg ? g->cg->path : "" };
+	if (by == BY_FLOW || by == BY_CGROUP || by == BY_CONTAINER)
+		s->labels[n++] = (struct prom_label){ "container", g->cg ? g->cg->container : "" };
 	s->nlabels = n;
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup_names.h"
 #include "collect.h"
 #include "drain.h"
 #include "format.h"
@@ -65,6 +66,9 @@ struct monitor {
 	struct drain d;
 	struct map_ops ops;
 	struct reporter rep;
+	struct cgroup_paths paths;
+	bool have_paths;
+	struct cgroup_names names;
 	struct screen scr;
 	struct metrics_totals totals;
 };
@@ -130,12 +134,29 @@ static void warn_drops(const struct interval *iv, const struct options *o)
 			iv->index);
 }
 
+/* Gives each active flow its cgroup's names (once known, a flow keeps them). */
+static int name_cgroups(struct monitor *m, const struct interval *iv)
+{
+	for (size_t i = 0; i < iv->nrows; i++) {
+		struct flow_entry *e = iv->rows[i];
+
+		if (e->cg && e->cg->known)
+			continue;
+		e->cg = cgroup_names_get(&m->names, e->key.cgroup);
+		if (!e->cg)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int report(struct monitor *m, const struct interval *iv, double elapsed_s)
 {
 	const struct options *o = m->o;
 	struct report r;
-	int err = report_build(&m->rep, iv, o, elapsed_s, &r);
+	int err = name_cgroups(m, iv);
 
+	if (!err)
+		err = report_build(&m->rep, iv, o, elapsed_s, &r);
 	if (err)
 		return err;
 	if (o->output == OUTPUT_JSON)
@@ -215,10 +236,28 @@ static enum step start_output(struct monitor *m)
 	return flush_output();
 }
 
+/*
+ * cgroup ids as paths need the cgroup2 mount; without one, the cgroup and
+ * container fields stay empty, which is said once.
+ */
+static void open_cgroup_paths(struct monitor *m)
+{
+	char dir[4096], err[512];
+
+	if (cgroup2_mount_find("/proc/self/mountinfo", dir, sizeof(dir), err, sizeof(err)) ||
+	    cgroup_paths_init(&m->paths, dir, NULL, err, sizeof(err))) {
+		fprintf(stderr, "bccflow: warning: %s: cgroup and container fields stay empty\n",
+			err);
+		return;
+	}
+	m->have_paths = true;
+}
+
 int monitor_run(const struct options *o, const struct loaded *l, struct prom_server *prom)
 {
 	struct monitor m = { .o = o, .l = l, .prom = prom };
-	struct drain_fds fds = { l->flows_fd, l->socks_fd, l->closed_fd, l->tuples_fd, l->stats_fd };
+	struct drain_fds fds = { l->flows_fd, l->socks_fd, l->closed_fd, l->tuples_fd, l->stats_fd,
+				 l->cgroup_gone_fd };
 	enum step s = STEP_FAILED;
 	int err;
 
@@ -229,6 +268,11 @@ int monitor_run(const struct options *o, const struct loaded *l, struct prom_ser
 		err = collect_init(&m.c, o->max_flows);
 	if (!err)
 		err = reporter_init(&m.rep, o);
+	if (!err) {
+		open_cgroup_paths(&m);
+		err = cgroup_names_init(&m.names, m.have_paths ? &m.paths : NULL,
+					drain_cgroup_gone, &m.d, NULL);
+	}
 	if (err) {
 		fprintf(stderr, "bccflow: cannot set up the flow tables: %s\n", strerror(-err));
 		goto out;
@@ -238,6 +282,9 @@ int monitor_run(const struct options *o, const struct loaded *l, struct prom_ser
 	if (s == STEP_ON)
 		s = loop(&m);
 out:
+	cgroup_names_free(&m.names);
+	if (m.have_paths)
+		cgroup_paths_free(&m.paths);
 	reporter_free(&m.rep);
 	collect_free(&m.c);
 	drain_free(&m.d);

@@ -23,6 +23,7 @@ enum {
 	OPT_LADDR,
 	OPT_RADDR,
 	OPT_CGROUP,
+	OPT_NETNS,
 	OPT_BY,
 	OPT_SORT,
 	OPT_UNITS,
@@ -46,6 +47,7 @@ static const struct option long_opts[] = {
 	{ "laddr", required_argument, NULL, OPT_LADDR },
 	{ "raddr", required_argument, NULL, OPT_RADDR },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "netns", required_argument, NULL, OPT_NETNS },
 	{ "ipv4", no_argument, NULL, '4' },
 	{ "ipv6", no_argument, NULL, '6' },
 	{ "by", required_argument, NULL, OPT_BY },
@@ -54,6 +56,7 @@ static const struct option long_opts[] = {
 	{ "units", required_argument, NULL, OPT_UNITS },
 	{ "rate", no_argument, NULL, OPT_RATE },
 	{ "no-clear", no_argument, NULL, 'C' },
+	{ "wide", no_argument, NULL, 'w' },
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
@@ -64,7 +67,8 @@ static const struct option long_opts[] = {
 
 static const char *const by_names[] = {
 	[BY_FLOW] = "flow", [BY_PID] = "pid", [BY_COMM] = "comm",
-	[BY_RADDR] = "raddr", [BY_LPORT] = "lport",
+	[BY_RADDR] = "raddr", [BY_LPORT] = "lport", [BY_CGROUP] = "cgroup",
+	[BY_CONTAINER] = "container",
 };
 
 static const char *const sort_names[] = {
@@ -120,16 +124,20 @@ void opts_usage(FILE *out)
 "                       e.g. 10.0.0.0/8, 127.0.0.1, 2001:db8::/32; an IPv4\n"
 "                       network also matches IPv4-mapped IPv6 addresses\n"
 "      --cgroup PATH    only processes in this cgroup v2 directory or below\n"
+"      --netns NS       only sockets of this network namespace: its inode number\n"
+"                       (as ls -L -i /proc/PID/ns/net shows) or a path to it,\n"
+"                       e.g. /run/netns/NAME or /proc/PID/ns/net\n"
 "  -4, --ipv4           only IPv4 flows (IPv4-mapped IPv6 counts as IPv4)\n"
 "  -6, --ipv6           only IPv6 flows\n"
 "Reporting:\n"
-"      --by KEY         flow|pid|comm|raddr|lport: one row per KEY (default\n"
-"                       flow; comm with --listen)\n"
+"      --by KEY         flow|pid|comm|raddr|lport|cgroup|container: one row per\n"
+"                       KEY (default flow; comm with --listen)\n"
 "      --sort KEY       total|rx|tx (this interval), rx_total|tx_total|total_all\n"
 "                       (since start); default total\n"
 "  -r, --rows N         show the top N rows and one 'others' row for the rest\n"
 "      --units U        B|KB|MB|auto for the table (default KB = 1024 bytes)\n"
 "      --rate           add per-second rate columns (RX_KB/s, TX_KB/s: in --units)\n"
+"  -w, --wide           add NETNS, CONTAINER and CGROUP columns to the flow table\n"
 "  -C, --no-clear       rolling output on a terminal (default: refresh the screen)\n"
 "      --csv            CSV on stdout (a header line, then one line per row)\n"
 "      --listen ADDR:PORT\n"
@@ -150,7 +158,8 @@ void opts_usage(FILE *out)
 "\n"
 "Table columns: RX_KB/TX_KB are this interval's bytes, RXSUM_KB/TXSUM_KB/SUM_KB\n"
 "the flow's totals since bccflow started; KB = 1024 bytes, 2 decimals.\n"
-"Bytes are TCP payload accepted by / delivered to the socket layer.\n"
+"Bytes are TCP payload accepted by / delivered to the socket layer. A flow is\n"
+"one process, in one cgroup, on one TCP 4-tuple of one network namespace.\n"
 "\n"
 "Examples:\n"
 "  bccflow                  # every flow, every second, until Ctrl-C\n"
@@ -161,6 +170,8 @@ void opts_usage(FILE *out)
 "  bccflow --comm nginx --port 443 -r 10   # nginx on port 443, top 10\n"
 "  bccflow --raddr 10.0.0.0/8 -4 --by raddr  # traffic per remote address\n"
 "  bccflow --cgroup /sys/fs/cgroup/system.slice/nginx.service\n"
+"  bccflow --by container --rate   # bytes per container and systemd unit\n"
+"  bccflow --netns /run/netns/blue -w   # one network namespace, wide table\n"
 "  bccflow --by pid --sort total_all --units auto --rate\n"
 "  bccflow --csv 5 > flows.csv\n"
 "  bccflow --listen 127.0.0.1:9877 --max-series 100   # Prometheus\n"
@@ -293,6 +304,28 @@ static enum opts_result add_cidr(struct cidr *list, int *n, const char *opt, con
 	return OPTS_OK;
 }
 
+/* A namespace inode number, or a path that main() resolves (filter_maps.c). */
+static enum opts_result parse_netns(struct options *o, const char *arg, char *err,
+				    size_t errlen)
+{
+	unsigned long v;
+
+	if (o->netns || o->netns_path)
+		return fail(err, errlen, "--netns given twice: one namespace at a time");
+	if (!*arg)
+		return fail(err, errlen, "invalid --netns '': expected a namespace inode number "
+			    "or a path such as /run/netns/NAME");
+	if (*arg >= '0' && *arg <= '9') {
+		if (parse_ulong(arg, 0xffffffffUL, &v) || v < 1)
+			return fail(err, errlen, "invalid --netns '%s': expected an inode number "
+				    "from 1 to 4294967295, or a path", arg);
+		o->netns = (__u32)v;
+	} else {
+		o->netns_path = arg;
+	}
+	return OPTS_OK;
+}
+
 static enum opts_result parse_enum(int *out, const char *const *names, size_t n,
 				   const char *opt, const char *arg, const char *expected,
 				   char *err, size_t errlen)
@@ -366,7 +399,7 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 	set_defaults(o);
 	optind = 0;	/* reset getopt: the parser may run more than once */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:jhV46r:C", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:jhV46r:Cw", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			r = add_pids(o, optarg, pid_max, err, errlen);
@@ -404,9 +437,16 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 					    "directory, e.g. /sys/fs/cgroup/system.slice");
 			o->cgroup = optarg;
 			break;
+		case OPT_NETNS:
+			r = parse_netns(o, optarg, err, errlen);
+			break;
+		case 'w':
+			o->wide = true;
+			break;
 		case OPT_BY:
 			r = parse_enum(&e, NAMES(by_names), "--by", optarg,
-				       "flow, pid, comm, raddr or lport", err, errlen);
+				       "flow, pid, comm, raddr, lport, cgroup or container", err,
+				       errlen);
 			o->by = (enum group_by)e;
 			o->by_set = true;
 			break;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <linux/types.h>
 
 #include "backend.h"
 
@@ -34,6 +35,8 @@ enum group_by {
 	BY_COMM,
 	BY_RADDR,
 	BY_LPORT,
+	BY_CGROUP,
+	BY_CONTAINER,
 };
 
 enum sort_key {
@@ -82,6 +85,8 @@ struct options {
 	struct cidr raddr[MAX_CIDR_FILTERS];
 	const char *comm;		/* exact process (thread) name */
 	const char *cgroup;		/* cgroup v2 directory; checked by main() */
+	__u32 netns;			/* network namespace inode; 0: any */
+	const char *netns_path;		/* --netns PATH: main() sets netns from it */
 	/* reporting */
 	enum group_by by;
 	bool by_set;
@@ -90,6 +95,7 @@ struct options {
 	enum units units;
 	bool rate;			/* add per-second rates */
 	bool no_clear;			/* -C: rolling output even on a terminal */
+	bool wide;			/* -w: NETNS, CONTAINER and CGROUP table columns */
 	const char *listen;		/* --listen ADDR:PORT; parsed by prom.c */
 	unsigned max_series;		/* metrics series limit, 0 = none */
 };

@@ -116,7 +116,7 @@ static void add_filter_maps(FILE *out, const struct probe_config *cfg)
 			     "ADDR_LPM_MAX_ENTRIES);\n");
 }
 
-/* The key filter: what a flow must be (family, ports, addresses). */
+/* The key filter: what a flow must be (family, ports, addresses, namespace). */
 static void add_key_filter(FILE *out, const struct probe_config *cfg)
 {
 	const struct options *f = cfg->filter;
@@ -130,10 +130,12 @@ static void add_key_filter(FILE *out, const struct probe_config *cfg)
 		fprintf(out, "\tif (key->family != FLOW_AF_INET6 || FLOW_MAPPED(key->laddr))\n"
 			     "\t\treturn 1;\n");
 	if (f->nports)	/* a set: 16 compares cost the verifier 300k instructions */
-		fprintf(out, "\tif (!port_filter.lookup(&key->lport) && "
-			     "!port_filter.lookup(&key->rport))\n\t\treturn 1;\n");
+		fprintf(out, "\tif (!port_filter.lookup((u16 *)&key->lport) && "
+			     "!port_filter.lookup((u16 *)&key->rport))\n\t\treturn 1;\n");
 	add_cidr_filter(out, "laddr", f->nladdr);
 	add_cidr_filter(out, "raddr", f->nraddr);
+	if (f->netns)
+		fprintf(out, "\tif (key->netns != %uu)\n\t\treturn 1;\n", f->netns);
 	fprintf(out, "\treturn 0;\n}\n");
 }
 
@@ -141,7 +143,7 @@ static bool key_filter_wanted(const struct probe_config *cfg)
 {
 	const struct options *f = cfg->filter;
 
-	return f && (f->family || f->nports || f->nladdr || f->nraddr);
+	return f && (f->family || f->nports || f->nladdr || f->nraddr || f->netns);
 }
 
 static bool task_filter_wanted(const struct probe_config *cfg)
@@ -252,6 +254,10 @@ static void add_defines(FILE *out, const struct probe_config *cfg)
 	}
 	if (cfg->backend == BACKEND_RAW_TRACEPOINT && cfg->sk_protocol_off >= 0)
 		fprintf(out, "#define OFF_sk_protocol %ld\n", cfg->sk_protocol_off);
+	if (cfg->net_inum_off > 0)	/* never at 0: struct net starts with counters */
+		fprintf(out, "#define OFF_net_ns_inum %ld\n", cfg->net_inum_off);
+	if (cfg->have_tp_cgroup_rmdir)
+		fprintf(out, "#define HAVE_TP_CGROUP_RMDIR 1\n");
 	if (cfg->recvmsg_has_nonblock)
 		fprintf(out, "#define TCP_RECVMSG_HAS_NONBLOCK 1\n"
 			     "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM5(ctx)\n");

@@ -31,6 +31,10 @@ struct probe_config {
 	bool sk_head_packed;
 	/* struct sock.sk_protocol, from BTF: the raw tracepoint backend needs it */
 	long sk_protocol_off;
+	/* struct net.ns.inum from BTF; 0 or -1: unknown (the headers give it) */
+	long net_inum_off;
+	/* the cgroup:cgroup_rmdir tracepoint has a 64-bit id */
+	bool have_tp_cgroup_rmdir;
 };
 
 /*

@@ -5,12 +5,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cgroup_names.h"
 #include "report.h"
 #include "sortkey.h"
 
 
 void group_key(enum group_by by, bool map_v4, const struct flow_key *k, const char *comm,
-	       struct flow_key *gk, char gcomm[FLOW_COMM_LEN])
+	       unsigned container_no, struct flow_key *gk, char gcomm[FLOW_COMM_LEN])
 {
 	memset(gk, 0, sizeof(*gk));
 	memset(gcomm, 0, FLOW_COMM_LEN);
@@ -36,6 +37,12 @@ void group_key(enum group_by by, bool map_v4, const struct flow_key *k, const ch
 		break;
 	case BY_LPORT:
 		gk->lport = k->lport;
+		break;
+	case BY_CGROUP:
+		gk->cgroup = k->cgroup;
+		break;
+	case BY_CONTAINER:
+		gk->cgroup = container_no;
 		break;
 	}
 }
@@ -175,6 +182,7 @@ static void row_from_flow(struct report_row *w, const struct flow_entry *e)
 	memset(w, 0, sizeof(*w));
 	w->key = e->key;
 	memcpy(w->comm, e->comm, FLOW_COMM_LEN);
+	w->cg = e->cg;
 	w->nflows = 1;
 	w->rx_delta = e->rx_delta;
 	w->tx_delta = e->tx_delta;
@@ -198,11 +206,13 @@ static int fold_groups(struct reporter *r, const struct interval *iv, const stru
 		struct flow_key gk;
 		char gcomm[FLOW_COMM_LEN];
 
-		group_key(r->by, o->map_v4, &e->key, e->comm, &gk, gcomm);
+		group_key(r->by, o->map_v4, &e->key, e->comm, e->cg ? e->cg->container_no : 0,
+			  &gk, gcomm);
 		g = group_get(r, &gk, gcomm);
 		if (!g)
 			return -ENOMEM;
 		memcpy(g->comm, e->comm, FLOW_COMM_LEN);
+		g->cg = e->cg;
 		g->rx_delta += e->rx_delta;
 		g->tx_delta += e->tx_delta;
 		g->rx_total += e->rx_delta;
@@ -222,6 +232,7 @@ static int fold_groups(struct reporter *r, const struct interval *iv, const stru
 		memset(&r->rows[n], 0, sizeof(r->rows[n]));
 		r->rows[n].key = g->key;
 		memcpy(r->rows[n].comm, g->comm, FLOW_COMM_LEN);
+		r->rows[n].cg = g->cg;
 		r->rows[n].nflows = g->nflows;
 		r->rows[n].rx_delta = g->rx_delta;
 		r->rows[n].tx_delta = g->tx_delta;

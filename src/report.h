@@ -18,6 +18,7 @@ struct report_row {
 	bool others;			/* the rest, beyond --rows */
 	struct flow_key key;		/* only the --by fields are set (all for flow) */
 	char comm[FLOW_COMM_LEN];
+	const struct cgroup_name *cg;	/* flow, cgroup, container: the cgroup's names */
 	size_t nflows;			/* flows active this interval */
 	__u64 rx_delta, tx_delta;	/* this interval */
 	__u64 rx_total, tx_total;	/* since start */
@@ -37,6 +38,7 @@ struct group {
 	struct flow_key key;
 	char key_comm[FLOW_COMM_LEN];	/* part of the key: set only for --by comm */
 	char comm[FLOW_COMM_LEN];	/* shown: the name of its latest flow */
+	const struct cgroup_name *cg;	/* shown: the cgroup of its latest flow */
 	__u64 rx_delta, tx_delta;
 	__u64 rx_total, tx_total;
 	size_t nflows;
@@ -66,8 +68,12 @@ int report_build(struct reporter *r, const struct interval *iv, const struct opt
 /* The next group at or after *pos (start at 0), or NULL: metrics reads them so. */
 const struct group *reporter_next_group(const struct reporter *r, size_t *pos);
 
-/* The group key of a flow under --by (addresses folded when map_v4). */
+/*
+ * The group key of a flow under --by (addresses folded when map_v4). For
+ * --by container, gk->cgroup holds the container's number (container_no,
+ * struct cgroup_name), not a cgroup id.
+ */
 void group_key(enum group_by by, bool map_v4, const struct flow_key *k, const char *comm,
-	       struct flow_key *gk, char gcomm[FLOW_COMM_LEN]);
+	       unsigned container_no, struct flow_key *gk, char gcomm[FLOW_COMM_LEN]);
 
 #endif

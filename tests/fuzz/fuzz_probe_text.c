@@ -166,7 +166,7 @@ static void check_prepared(const char *out, const char *src, const char *header,
 	}
 	/* the key filters look their values up in maps the host fills */
 	if (cfg->filter && cfg->filter->nports)
-		CHECK(strstr(out, "BPF_HASH(port_filter") && strstr(out, "port_filter.lookup(&key->rport)"),
+		CHECK(strstr(out, "BPF_HASH(port_filter") && strstr(out, "port_filter.lookup((u16 *)&key->rport)"),
 		      "no port set lookup");
 	if (cfg->filter && cfg->filter->nladdr)
 		CHECK(strstr(out, "BPF_LPM_TRIE(laddr_filter") && strstr(out, "laddr_filter.lookup(&k_)"),

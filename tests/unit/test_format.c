@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "cgroup_names.h"
 #include "format.h"
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -679,9 +680,13 @@ static void test_json_interval_every_field(void **state)
 				    70, 18446744073709551615ULL);
 	struct flow_entry *rows[] = { &a, &b };
 	struct interval iv = interval_of(3, rows, 2);
+	struct cgroup_name cg = { .id = 7, .path = "/system.slice/a\"b.service",
+				  .container = "a\"b.service", .container_no = 1, .known = true };
 	char *text;
 
 	(void)state;
+	a.key.netns = 4026531840u;
+	a.cg = &cg;
 	iv.dropped = 4;
 	iv.dropped_bytes = 9000;
 	iv.tracked = 17;
@@ -692,17 +697,79 @@ static void test_json_interval_every_field(void **state)
 	assert_string_equal(line_at(text, 0),
 			    "{\"type\":\"flow\",\"interval\":3,\"ts\":1700000000.250,\"pid\":1234,"
 			    "\"comm\":\"curl\",\"family\":4,\"laddr\":\"10.0.0.1\",\"lport\":54321,"
-			    "\"raddr\":\"93.184.216.34\",\"rport\":443,\"rx_bytes\":1536,"
+			    "\"raddr\":\"93.184.216.34\",\"rport\":443,\"netns\":4026531840,"
+			    "\"cgroup\":\"/system.slice/a\\\"b.service\",\"container\":\"a\\\"b.service\","
+			    "\"rx_bytes\":1536,"
 			    "\"tx_bytes\":512,\"rx_total\":10240,\"tx_total\":2048}");
 	assert_string_equal(line_at(text, 1),
 			    "{\"type\":\"flow\",\"interval\":3,\"ts\":1700000000.250,\"pid\":99,"
 			    "\"comm\":\"srv\",\"family\":6,\"laddr\":\"::1\",\"lport\":80,"
-			    "\"raddr\":\"2001:db8::1\",\"rport\":443,\"rx_bytes\":7,"
+			    "\"raddr\":\"2001:db8::1\",\"rport\":443,\"netns\":0,\"cgroup\":\"\","
+			    "\"container\":\"\",\"rx_bytes\":7,"
 			    "\"tx_bytes\":0,\"rx_total\":70,\"tx_total\":18446744073709551615}");
 	assert_string_equal(line_at(text, 2),
 			    "{\"type\":\"interval\",\"interval\":3,\"ts\":1700000000.250,"
 			    "\"flows\":2,\"rx_bytes\":1543,\"tx_bytes\":512,\"dropped\":4,"
 			    "\"dropped_bytes\":9000,\"tracked\":17,\"evicted\":2,\"events\":55,\"collect_us\":0}");
+	free(text);
+}
+
+/* --by cgroup/container and -w: names last on the line, control bytes shown as '?' */
+static void test_table_cgroup_container_and_wide(void **state)
+{
+	struct options o = default_options();
+	struct cgroup_name web = { .id = 10, .path = "/system.slice/web.service",
+				   .container = "web.service", .container_no = 1, .known = true };
+	struct cgroup_name web2 = { .id = 11, .path = "/system.slice/web.service/sub",
+				    .container = "web.service", .container_no = 1, .known = true };
+	struct cgroup_name odd = { .id = 12, .path = "/bad\x1b[2Jname", .container = "",
+				   .known = true };
+	struct flow_entry a = entry(key_v4(1, "10.0.0.1", 1000, "10.0.0.2", 80), "nginx", 1024,
+				    0, 1024, 0);
+	struct flow_entry b = entry(key_v4(2, "10.0.0.1", 1001, "10.0.0.2", 80), "nginx", 2048,
+				    0, 2048, 0);
+	struct flow_entry c = entry(key_v4(3, "10.0.0.1", 1002, "10.0.0.2", 80), "sh", 512, 0,
+				    512, 0);
+	struct flow_entry *rows[] = { &b, &a, &c };
+	struct interval iv = interval_of(1, rows, 3);
+	char *text;
+
+	(void)state;
+	a.key.cgroup = 10;
+	a.cg = &web;
+	b.key.cgroup = 11;
+	b.cg = &web2;
+	c.key.cgroup = 12;
+	c.key.netns = 4026531840u;
+	c.cg = &odd;
+	o.by = BY_CONTAINER;
+	text = table(&iv, &o);
+	assert_string_equal(text,
+		"     RX_KB      TX_KB   RXSUM_KB   TXSUM_KB     SUM_KB  FLOWS CONTAINER\n"
+		"      3.00       0.00       3.00       0.00       3.00      2 web.service\n"
+		"      0.50       0.00       0.50       0.00       0.50      1 -\n");
+	free(text);
+	o.by = BY_CGROUP;
+	o.rows = 2;
+	text = table(&iv, &o);
+	assert_string_equal(text,
+		"     RX_KB      TX_KB   RXSUM_KB   TXSUM_KB     SUM_KB  FLOWS CONTAINER    CGROUP\n"
+		"      2.00       0.00       2.00       0.00       2.00      1 web.service  "
+		"/system.slice/web.service/sub\n"
+		"      1.00       0.00       1.00       0.00       1.00      1 web.service  "
+		"/system.slice/web.service\n"
+		"      0.50       0.00       0.50       0.00       0.50      1 (others)\n");
+	free(text);
+	o.by = BY_FLOW;
+	o.rows = 0;
+	o.wide = true;
+	rows[0] = &c;
+	iv = interval_of(1, rows, 1);
+	text = table(&iv, &o);
+	assert_string_equal(line_at(text, 1),
+		"3       sh                     0.50       0.00       0.50       0.00       0.50 "
+		"10.0.0.1:1002           10.0.0.2:80             4026531840 -            "
+		"/bad?[2Jname");
 	free(text);
 }
 
@@ -719,7 +786,8 @@ static void test_json_flow_mapped_address(void **state)
 	assert_string_equal(line_at(text, 0),
 			    "{\"type\":\"flow\",\"interval\":1,\"ts\":0.000,\"pid\":5,"
 			    "\"comm\":\"java\",\"family\":4,\"laddr\":\"127.0.0.1\",\"lport\":8080,"
-			    "\"raddr\":\"127.0.0.1\",\"rport\":50000,\"rx_bytes\":1,"
+			    "\"raddr\":\"127.0.0.1\",\"rport\":50000,\"netns\":0,\"cgroup\":\"\","
+			    "\"container\":\"\",\"rx_bytes\":1,"
 			    "\"tx_bytes\":2,\"rx_total\":3,\"tx_total\":4}");
 	free(text);
 
@@ -729,7 +797,7 @@ static void test_json_flow_mapped_address(void **state)
 			    "{\"type\":\"flow\",\"interval\":1,\"ts\":0.000,\"pid\":5,"
 			    "\"comm\":\"java\",\"family\":6,\"laddr\":\"::ffff:127.0.0.1\","
 			    "\"lport\":8080,\"raddr\":\"::ffff:127.0.0.1\",\"rport\":50000,"
-			    "\"rx_bytes\":1,\"tx_bytes\":2,\"rx_total\":3,\"tx_total\":4}");
+			    "\"netns\":0,\"cgroup\":\"\",\"container\":\"\",\"rx_bytes\":1,\"tx_bytes\":2,\"rx_total\":3,\"tx_total\":4}");
 	free(text);
 }
 
@@ -786,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_json_interval_empty),
 		cmocka_unit_test(test_json_interval_every_field),
 		cmocka_unit_test(test_json_flow_mapped_address),
+		cmocka_unit_test(test_table_cgroup_container_and_wide),
 		cmocka_unit_test(test_json_flow_comm_escaped),
 	};
 

@@ -288,6 +288,31 @@ static void test_attach_values(void **state)
 	assert_int_equal(o.attach, BACKEND_KPROBE);
 }
 
+static void test_netns_and_wide(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("--netns", "4026531840", "-w"), OPTS_OK);
+	assert_int_equal(o.netns, 4026531840u);
+	assert_null(o.netns_path);
+	assert_true(o.wide);
+	assert_int_equal(PARSE("--netns", "/run/netns/blue"), OPTS_OK);
+	assert_int_equal(o.netns, 0);
+	assert_string_equal(o.netns_path, "/run/netns/blue");
+	assert_false(o.wide);
+	assert_int_equal(PARSE("--netns", "4294967295"), OPTS_OK);
+	assert_int_equal(o.netns, 4294967295u);
+	assert_error_has(PARSE("--netns", "0"), "invalid --netns '0'");
+	assert_error_has(PARSE("--netns", "4294967296"), "from 1 to 4294967295");
+	assert_error_has(PARSE("--netns", "12x"), "invalid --netns '12x'");
+	assert_error_has(PARSE("--netns", ""), "invalid --netns ''");
+	assert_error_has(PARSE("--netns", "1", "--netns", "2"), "--netns given twice");
+	assert_int_equal(PARSE("--by", "cgroup"), OPTS_OK);
+	assert_int_equal(o.by, BY_CGROUP);
+	assert_int_equal(PARSE("--by", "container"), OPTS_OK);
+	assert_int_equal(o.by, BY_CONTAINER);
+	assert_error_has(PARSE("--by", "pod"), "lport, cgroup or container");
+}
+
 static void test_attach_bad(void **state)
 {
 	(void)state;
@@ -630,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_seventeen_pids_over_repeated_options_refused),
 		cmocka_unit_test(test_attach_values),
 		cmocka_unit_test(test_attach_bad),
+		cmocka_unit_test(test_netns_and_wide),
 		cmocka_unit_test(test_max_flows),
 		cmocka_unit_test(test_max_flows_bad),
 		cmocka_unit_test(test_flags),

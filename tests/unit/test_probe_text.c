@@ -601,8 +601,8 @@ static void test_key_filter_ports_family_comm_cgroup(void **state)
 			      "\t\treturn 1;\n");
 	/* ports are a set the host fills (filter_maps.c): one lookup per port */
 	assert_contains(text, "BPF_HASH(port_filter, u16, u8, 16);\n");
-	assert_contains(text, "\tif (!port_filter.lookup(&key->lport) && "
-			      "!port_filter.lookup(&key->rport))\n\t\treturn 1;\n");
+	assert_contains(text, "\tif (!port_filter.lookup((u16 *)&key->lport) && "
+			      "!port_filter.lookup((u16 *)&key->rport))\n\t\treturn 1;\n");
 	assert_null(strstr(text, "443"));
 	/* the name arrives as two NUL-padded words, never as a C string literal */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

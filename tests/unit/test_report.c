@@ -836,14 +836,14 @@ static void test_group_key_each_by(void **state)
 	/* flow: the whole key, no name */
 	memset(&gk, 0xaa, sizeof(gk));
 	memset(gcomm, 'z', sizeof(gcomm));
-	group_key(BY_FLOW, true, &m, "curl", &gk, gcomm);
+	group_key(BY_FLOW, true, &m, "curl", 0, &gk, gcomm);
 	assert_true(flow_key_eq(&gk, &m));
 	assert_memory_equal(gcomm, zero, FLOW_COMM_LEN);
 
 	/* pid */
 	memset(&gk, 0xaa, sizeof(gk));
 	memset(gcomm, 'z', sizeof(gcomm));
-	group_key(BY_PID, true, &k, "curl", &gk, gcomm);
+	group_key(BY_PID, true, &k, "curl", 0, &gk, gcomm);
 	memset(&want, 0, sizeof(want));
 	want.pid = 42;
 	assert_true(flow_key_eq(&gk, &want));
@@ -852,33 +852,33 @@ static void test_group_key_each_by(void **state)
 	/* comm: the name only, zero padded */
 	memset(&gk, 0xaa, sizeof(gk));
 	memset(gcomm, 'z', sizeof(gcomm));
-	group_key(BY_COMM, true, &k, "curl", &gk, gcomm);
+	group_key(BY_COMM, true, &k, "curl", 0, &gk, gcomm);
 	memset(&want, 0, sizeof(want));
 	assert_true(flow_key_eq(&gk, &want));
 	assert_string_equal(gcomm, "curl");
 	assert_memory_equal(gcomm + 4, zero, FLOW_COMM_LEN - 4);
-	group_key(BY_COMM, true, &k, dirty, &gk, gcomm);
+	group_key(BY_COMM, true, &k, dirty, 0, &gk, gcomm);
 	assert_string_equal(gcomm, "ab");
 	assert_memory_equal(gcomm + 2, zero, FLOW_COMM_LEN - 2);
-	group_key(BY_COMM, true, &k, full, &gk, gcomm);
+	group_key(BY_COMM, true, &k, full, 0, &gk, gcomm);
 	assert_string_equal(gcomm, "fifteen-chars-x");
 
 	/* raddr, IPv4 */
 	memset(&gk, 0xaa, sizeof(gk));
-	group_key(BY_RADDR, true, &k, "curl", &gk, gcomm);
+	group_key(BY_RADDR, true, &k, "curl", 0, &gk, gcomm);
 	memset(&want, 0, sizeof(want));
 	want.family = AF_INET;
 	assert_int_equal(inet_pton(AF_INET, "10.1.2.3", want.raddr), 1);
 	assert_true(flow_key_eq(&gk, &want));
 	assert_memory_equal(gcomm, zero, FLOW_COMM_LEN);
-	group_key(BY_RADDR, false, &k, "curl", &gk, gcomm);
+	group_key(BY_RADDR, false, &k, "curl", 0, &gk, gcomm);
 	assert_true(flow_key_eq(&gk, &want));
 
 	/* raddr, IPv4-mapped: folded into the IPv4 peer only with map_v4 */
 	memset(&gk, 0xaa, sizeof(gk));
-	group_key(BY_RADDR, true, &m, "curl", &gk, gcomm);
+	group_key(BY_RADDR, true, &m, "curl", 0, &gk, gcomm);
 	assert_true(flow_key_eq(&gk, &want));
-	group_key(BY_RADDR, false, &m, "curl", &gk, gcomm);
+	group_key(BY_RADDR, false, &m, "curl", 0, &gk, gcomm);
 	memset(&want, 0, sizeof(want));
 	want.family = AF_INET6;
 	memcpy(want.raddr, m.raddr, 16);
@@ -888,19 +888,44 @@ static void test_group_key_each_by(void **state)
 	memset(&want, 0, sizeof(want));
 	want.family = AF_INET6;
 	assert_int_equal(inet_pton(AF_INET6, "2001:db8::2", want.raddr), 1);
-	group_key(BY_RADDR, true, &n, "curl", &gk, gcomm);
+	group_key(BY_RADDR, true, &n, "curl", 0, &gk, gcomm);
 	assert_true(flow_key_eq(&gk, &want));
-	group_key(BY_RADDR, false, &n, "curl", &gk, gcomm);
+	group_key(BY_RADDR, false, &n, "curl", 0, &gk, gcomm);
 	assert_true(flow_key_eq(&gk, &want));
 
 	/* lport */
 	memset(&gk, 0xaa, sizeof(gk));
 	memset(gcomm, 'z', sizeof(gcomm));
-	group_key(BY_LPORT, true, &n, "curl", &gk, gcomm);
+	group_key(BY_LPORT, true, &n, "curl", 0, &gk, gcomm);
 	memset(&want, 0, sizeof(want));
 	want.lport = 7777;
 	assert_true(flow_key_eq(&gk, &want));
 	assert_memory_equal(gcomm, zero, FLOW_COMM_LEN);
+
+	/* flow: namespace and cgroup are part of it */
+	n.netns = 4026531840u;
+	n.cgroup = 0x100000abcULL;
+	group_key(BY_FLOW, true, &n, "curl", 7, &gk, gcomm);
+	assert_true(flow_key_eq(&gk, &n));
+
+	/* cgroup: the id only */
+	memset(&gk, 0xaa, sizeof(gk));
+	memset(gcomm, 'z', sizeof(gcomm));
+	group_key(BY_CGROUP, true, &n, "curl", 7, &gk, gcomm);
+	memset(&want, 0, sizeof(want));
+	want.cgroup = 0x100000abcULL;
+	assert_true(flow_key_eq(&gk, &want));
+	assert_memory_equal(gcomm, zero, FLOW_COMM_LEN);
+
+	/* container: its number in the cgroup slot, whatever the cgroup */
+	memset(&gk, 0xaa, sizeof(gk));
+	group_key(BY_CONTAINER, true, &n, "curl", 7, &gk, gcomm);
+	memset(&want, 0, sizeof(want));
+	want.cgroup = 7;
+	assert_true(flow_key_eq(&gk, &want));
+	n.cgroup = 99;
+	group_key(BY_CONTAINER, true, &n, "curl", 7, &gk, gcomm);
+	assert_true(flow_key_eq(&gk, &want));
 }
 
 /* ---- expiry --------------------------------------------------------------- */
