@@ -13,6 +13,7 @@ import unittest
 
 BCCFLOW = os.environ.get("BCCFLOW", "build/bccflow")
 FLOWGEN = os.environ.get("FLOWGEN", "build/tests/flowgen")
+NSFLOWS = os.environ.get("NSFLOWS", "build/tests/nsflows")
 COMPILE_PROBE = os.environ.get("COMPILE_PROBE", "build/tests/compile_probe")
 START_TIMEOUT = 90
 # What --attach auto picks on our machines (no kprobes, no fentry); ctest also

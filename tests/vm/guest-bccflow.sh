@@ -94,6 +94,12 @@ scenario splice --tx 2000029 --rx 90001 --send splice
 scenario peek --tx 500000 --rx 70000 --peek
 scenario intervals -n 16 --tx 240000 --rx 120000 --step 13 --chunk 4096 --rounds 13 \
 	--period-ms 500
+# one process, the same 4-tuple in two namespaces of its own
+if $P/bin/nsflows 1000003 2000005 >$O/twons.truth 2>$O/twons.err; then
+	say "scenario twons done"
+else
+	say "scenario twons: nsflows failed: $(cat $O/twons.err)"
+fi
 wait $FGP
 sleep 2
 

@@ -22,7 +22,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from e2e import BCCFLOW, FLOWGEN, E2ETest, expected_flows, flow_sums  # noqa: E402
+from e2e import BCCFLOW, FLOWGEN, NSFLOWS, E2ETest, expected_flows, flow_sums  # noqa: E402
 
 SUITE = os.environ.get("BCCFLOW_VM_SUITE", "bookworm")
 # per suite: image and run directories, and the guests: name -> (backends
@@ -45,7 +45,7 @@ USERLAND_DIR = os.environ.get("BCCFLOW_USERLAND_DIR", "/var/tmp/bccflow-trixie")
 SCENARIOS = ("v4", "v6", "mapped", "waitall", "lowat", "nonblock", "sendfile", "splice",
              "peek", "intervals")
 results = {}
-binaries = {"bccflow": BCCFLOW, "flowgen": FLOWGEN}
+binaries = {"bccflow": BCCFLOW, "flowgen": FLOWGEN, "nsflows": NSFLOWS}
 
 
 def get_binaries(t0):
@@ -56,12 +56,14 @@ def get_binaries(t0):
     if os.environ.get("BCCFLOW_VM_BCCFLOW"):
         binaries["bccflow"] = os.environ["BCCFLOW_VM_BCCFLOW"]
         binaries["flowgen"] = os.environ["BCCFLOW_VM_FLOWGEN"]
+        binaries["nsflows"] = os.path.join(os.path.dirname(binaries["flowgen"]), "nsflows")
         return None
     # the userland chroot build (cached) runs while the image builds
     subprocess.run([os.path.join(HERE, "..", "userland", "run.sh"), "--build-only",
                     USERLAND_DIR], check=True)
     binaries["bccflow"] = os.path.join(USERLAND_DIR, "root", "build", "bccflow")
     binaries["flowgen"] = os.path.join(USERLAND_DIR, "root", "build", "tests", "flowgen")
+    binaries["nsflows"] = os.path.join(USERLAND_DIR, "root", "build", "tests", "nsflows")
     return time.monotonic() - t0
 
 
@@ -108,6 +110,7 @@ def setUpModule():
         os.makedirs(os.path.join(share, "bin"))
         shutil.copy(binaries["bccflow"], os.path.join(share, "bin", "bccflow"))
         shutil.copy(binaries["flowgen"], os.path.join(share, "bin", "flowgen"))
+        shutil.copy(binaries["nsflows"], os.path.join(share, "bin", "nsflows"))
         shutil.copy(os.path.join(HERE, "guest-bccflow.sh"), os.path.join(share, "guest-main.sh"))
         with open(os.path.join(share, "backends"), "w") as f:
             f.write(" ".join(backends))
@@ -171,6 +174,24 @@ class Guest(E2ETest):
                              for k in expected_flows(conns)]
                     self.assertGreaterEqual(min(spans), 6)
         self.assertEqual(sum(r["dropped"] for r in recs if r["type"] == "interval"), 0)
+        self.check_two_namespaces(g, b, recs)
+
+    def check_two_namespaces(self, g, b, recs):
+        """One process, the same 4-tuple in two namespaces: two flows each side, exact."""
+        with self.subTest(backend=b, scenario="twons"):
+            w = read_json(out(g, "twons.truth"))[0]
+            self.assertNotEqual(w["netns"][0], w["netns"][1])
+            got = {}
+            for r in recs:
+                if r["type"] == "flow" and r["pid"] == w["pid"]:
+                    s = got.setdefault((r["netns"], r["lport"], r["rport"]), [0, 0])
+                    s[0] += r["rx_bytes"]
+                    s[1] += r["tx_bytes"]
+            want = {}
+            for ns, n in zip(w["netns"], w["bytes"]):
+                want[(ns, w["cport"], w["sport"])] = [0, n]
+                want[(ns, w["sport"], w["cport"])] = [n, 0]
+            self.assertEqual(got, want)
 
     def check_pid_filter(self, g):
         self.check_guest(g)
