@@ -28,6 +28,7 @@ die() { log "$*"; exit 1; }
 made_policy=0
 tmp=""
 pids=()
+cgdir=""
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -37,6 +38,8 @@ cleanup() {
 		wait "$p" 2>/dev/null || true
 	done
 	[ -z "$tmp" ] || rm -rf "$tmp"
+	# the servers in them have exited: the cgroups are empty
+	[ -z "$cgdir" ] || rmdir "$cgdir"/*.scope "$cgdir"/*.service "$cgdir" 2>/dev/null || true
 	[ "$made_policy" -eq 0 ] || rm -f /usr/sbin/policy-rc.d
 }
 trap cleanup EXIT
@@ -127,6 +130,17 @@ pids+=($!)
 wait_port $WEB
 wait_port $REDIS
 wait_port $IPERF
+
+# nginx in a cgroup named as Docker names a container's, redis-server in one
+# named as systemd names a service: what bccflow shows of containers and
+# units (see the section on them below)
+CID=c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00
+cgroot=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
+[ -n "$cgroot" ] || die "no cgroup2 mount"
+cgdir=$cgroot/bccflow-examples.slice
+mkdir -p "$cgdir/docker-$CID.scope" "$cgdir/redis.service"
+for p in "${pids[0]}" $(pgrep -P "${pids[0]}"); do echo "$p" >"$cgdir/docker-$CID.scope/cgroup.procs"; done
+echo "${pids[1]}" >"$cgdir/redis.service/cgroup.procs"
 
 # The same traffic for every capture, all four programs at once, finished
 # well within one interval.
@@ -279,6 +293,35 @@ cat <<EOF
 EOF
 capture --by comm --rate --units auto -C --port $PORTS $IV
 fence; cmd --by comm --rate --units auto -C --port $PORTS $IV; cat "$tmp/out"; fence
+
+cat <<EOF
+
+## Containers, services and network namespaces
+
+For these captures nginx runs in the cgroup \`/bccflow-examples.slice/docker-$CID.scope\`
+(named as Docker's systemd driver names a container's) and redis-server in
+\`/bccflow-examples.slice/redis.service\`; the other programs stay where the
+script runs. One row per container or systemd unit; an empty CONTAINER (\`-\`)
+is a cgroup that names neither:
+
+EOF
+capture --by container -C --port $PORTS $IV
+fence; cmd --by container -C --port $PORTS $IV; cat "$tmp/out"; fence
+cat <<EOF
+
+Per cgroup, with its path below the cgroup2 root:
+
+EOF
+capture --by cgroup -C --port $PORTS $IV
+fence; cmd --by cgroup -C --port $PORTS $IV; cat "$tmp/out"; fence
+cat <<EOF
+
+\`-w\` adds the network namespace (its inode number, as \`ls -L -i
+/proc/PID/ns/net\` shows), the container and the cgroup to every flow:
+
+EOF
+capture -w -C --port $PORTS $IV
+fence; cmd -w -C --port $PORTS $IV; cat "$tmp/out"; fence
 
 cat <<EOF
 
