@@ -134,14 +134,18 @@ static void check_group_key(const struct flow_key *k, const char comm[FLOW_COMM_
 
 	memset(&gk, 0x55, sizeof(gk));
 	memset(gcomm, 0x55, sizeof(gcomm));
-	group_key(by, map_v4, k, comm, &gk, gcomm);
+	group_key(by, map_v4, k, comm, 3, &gk, gcomm);
 	CHECK(gcomm[FLOW_COMM_LEN - 1] == '\0', "group comm not NUL-terminated");
 	if (by != BY_FLOW && by != BY_PID)
 		CHECK(gk.pid == 0, "pid kept in a --by %s key", group_by_name(by));
 	if (by != BY_FLOW && by != BY_LPORT)
 		CHECK(gk.lport == 0, "lport kept in a --by %s key", group_by_name(by));
 	if (by != BY_FLOW)
-		CHECK(gk.rport == 0 && gk.pad == 0, "rport kept in a --by %s key", group_by_name(by));
+		CHECK(gk.rport == 0 && gk.pad == 0 && gk.netns == 0,
+		      "rport or netns kept in a --by %s key", group_by_name(by));
+	if (by != BY_FLOW && by != BY_CGROUP)
+		CHECK(gk.cgroup == (by == BY_CONTAINER ? 3u : 0u),
+		      "cgroup kept in a --by %s key", group_by_name(by));
 	if (by == BY_COMM)
 		CHECK(!strncmp(gcomm, comm, FLOW_COMM_LEN - 1), "group comm differs");
 }
@@ -208,7 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_json_escape(comm, fdp_u8(&d) % (FLOW_COMM_LEN + 1));
 	for (int u = 0; u < 4; u++)
 		check_amount(fdp_count(&d), (enum units)u, fdp_u8(&d) % 40);
-	for (int by = 0; by < 5; by++)
+	for (int by = 0; by <= BY_CONTAINER; by++)
 		check_group_key(&k, comm, (enum group_by)by, sel & 4);
 	return 0;
 }

@@ -97,6 +97,10 @@ static bool same_group(enum group_by by, bool map_v4, const struct flow_entry *a
 		return !strncmp(a->comm, b->comm, FLOW_COMM_LEN - 1);
 	case BY_LPORT:
 		return ka.lport == kb.lport;
+	case BY_CGROUP:
+		return ka.cgroup == kb.cgroup;
+	case BY_CONTAINER:	/* the fuzzed flows have no names: container 0 */
+		return true;
 	case BY_RADDR:
 		for (int i = 0; i < 2; i++) {
 			struct flow_key *k = i ? &kb : &ka;
@@ -363,7 +367,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.npids = fdp_u8(&d) % (MAX_PID_FILTERS + 1);
 	for (int i = 0; i < o.npids; i++)
 		o.pids[i] = 1 + (int)(fdp_u32(&d) % 4194303);
-	o.by = (enum group_by)(fdp_u8(&d) % 5);
+	o.by = (enum group_by)(fdp_u8(&d) % (BY_CONTAINER + 1));
 	o.sort = (enum sort_key)(fdp_u8(&d) % 6);
 	o.rows = fdp_u8(&d) % 8;
 	o.units = (enum units)(fdp_u8(&d) % 4);

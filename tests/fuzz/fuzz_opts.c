@@ -78,7 +78,7 @@ static void check_ok(const struct options *o, char **argv, int argc, long pid_ma
 		CHECK(points_into(o->probe_file, argv, argc) && *o->probe_file, "--probe");
 	if (o->listen)
 		CHECK(points_into(o->listen, argv, argc), "--listen does not point into argv");
-	CHECK(o->by >= BY_FLOW && o->by <= BY_LPORT, "by %d", (int)o->by);
+	CHECK(o->by >= BY_FLOW && o->by <= BY_CONTAINER, "by %d", (int)o->by);
 	CHECK(o->sort >= SORT_TOTAL && o->sort <= SORT_TOTAL_ALL, "sort %d", (int)o->sort);
 	CHECK(o->units >= UNITS_KB && o->units <= UNITS_AUTO, "units %d", (int)o->units);
 	CHECK(o->rows <= 1000000, "rows %u", o->rows);

@@ -20,7 +20,8 @@
 
 #define MAX_SERIES 6
 
-static const char *const label_names[] = { "pid", "comm", "laddr", "lport", "raddr", "rport" };
+static const char *const label_names[PROM_MAX_LABELS] = { "pid", "comm", "laddr", "lport", "raddr",
+							     "rport", "netns", "cgroup", "container" };
 
 static bool metric_char(char c, bool first)
 {
@@ -81,7 +82,7 @@ static void prom_line(const char *line, size_t n, void *arg)
 {
 	struct prom_check *c = arg;
 	const char *p = line, *end = line + n, *name = line;
-	struct sbuf vals[8];
+	struct sbuf vals[PROM_MAX_LABELS + 2];
 	int nl = 0;
 
 	CHECK(n > 0, "empty line in the exposition");
@@ -104,7 +105,7 @@ static void prom_line(const char *line, size_t n, void *arg)
 				p++;
 			CHECK(end - p >= 2 && p[0] == '=' && p[1] == '"', "label in: %.*s", (int)n, line);
 			p += 2;
-			CHECK(nl < 8, "too many labels");
+			CHECK(nl < PROM_MAX_LABELS + 2, "too many labels");
 			CHECK(label_value(&p, end, &vals[nl]), "label value in: %.*s", (int)n, line);
 			nl++;
 			if (p < end && *p == ',')
@@ -142,7 +143,7 @@ static void prom_line(const char *line, size_t n, void *arg)
 		CHECK(v == (c->sample < c->n ? s->rx_bytes : s->tx_bytes), "series %zu value", i);
 		c->sample++;
 	}
-	for (int l = 0; l < 8; l++)
+	for (size_t l = 0; l < sizeof(vals) / sizeof(vals[0]); l++)
 		sb_free(&vals[l]);
 }
 
