@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bccflow probe text: TCP payload bytes per (pid, cgroup, network namespace,
- * family, local, remote).
+ * bccflow probe text: TCP and UDP payload bytes per (pid, cgroup, network
+ * namespace, protocol, family, local, remote).
  *
  * Compiled at run time by libbcc. The host splices probes/flow.h in place
  * of the include line below, follows it with the filters' maps and
@@ -13,7 +13,8 @@
  * TRACEPOINT} plus MAX_FLOWS (and, for kprobe/fentry, the kernel's
  * tcp_recvmsg flavour and HAVE_TCP_SENDPAGE; for raw tracepoints,
  * OFF_sk_protocol; OFF_net_ns_inum when the kernel has BTF; and
- * HAVE_TP_CGROUP_RMDIR when that tracepoint has a 64-bit id).
+ * HAVE_TP_CGROUP_RMDIR when that tracepoint has a 64-bit id), and
+ * BCCFLOW_COUNT_TCP and/or BCCFLOW_COUNT_UDP for what --proto counts.
  *
  * Exactness rules, for every backend:
  *  - count what the socket layer returned (bytes accepted / delivered),
@@ -27,6 +28,10 @@
 
 #ifndef MAX_FLOWS
 #define MAX_FLOWS 65536
+#endif
+#if !defined(BCCFLOW_COUNT_TCP) && !defined(BCCFLOW_COUNT_UDP)
+#define BCCFLOW_COUNT_TCP 1	/* a text compiled on its own counts both */
+#define BCCFLOW_COUNT_UDP 1
 #endif
 
 /*
@@ -42,7 +47,6 @@
  * Stable Linux ABI values, defined here rather than included: the socket
  * headers would add about a second to every compile.
  */
-#define FLOW_IPPROTO_TCP 6
 #define FLOW_MSG_PEEK 2
 #define FLOW_TCP_CLOSE 7
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -204,32 +208,53 @@ static __always_inline int count_tuple(struct flow_key *key, u64 bytes, int tx)
 			stat_add(STAT_DROPPED_BYTES, bytes);
 			return 0;
 		}
-		key->pid = 0;	/* the 4-tuple in its namespace, as close marks name it */
-		key->cgroup = 0;
-		if (tuples.update(key, &one))
-			stat_add(STAT_MARKS_LOST, 1);
-		key->pid = pid;
-		key->cgroup = cgroup;
+		if (key->proto == FLOW_PROTO_TCP) {
+			/* the 4-tuple in its namespace, as close marks name it */
+			key->pid = 0;
+			key->cgroup = 0;
+			if (tuples.update(key, &one))
+				stat_add(STAT_MARKS_LOST, 1);
+			key->pid = pid;
+			key->cgroup = cgroup;
+		}
 	}
 	add_bytes(val, bytes, tx);
 	return 0;
 }
 
-#ifndef BCCFLOW_BACKEND_TRACEPOINT
-/* The socket's family; 0 when not TCP (only a raw tracepoint sees other protocols). */
-static __always_inline u16 sk_tcp_family(struct sock *sk)
+/* Whether this text counts protocol proto (--proto). */
+static __always_inline int proto_counted(u16 proto)
 {
-	u16 family = 0;
+#ifdef BCCFLOW_COUNT_TCP
+	if (proto == FLOW_PROTO_TCP)
+		return 1;
+#endif
+#ifdef BCCFLOW_COUNT_UDP
+	if (proto == FLOW_PROTO_UDP)
+		return 1;
+#endif
+	return 0;
+}
+
 #ifdef BCCFLOW_BACKEND_RAW_TRACEPOINT
 #ifndef OFF_sk_protocol
 #error "the raw tracepoint backend needs OFF_sk_protocol (struct sock.sk_protocol from BTF)"
 #endif
+/* The socket's protocol: only a raw tracepoint sees sockets of every protocol. */
+static __always_inline u8 sk_proto(struct sock *sk)
+{
 	u16 protocol = 0;
 
 	bpf_probe_read_kernel(&protocol, sizeof(protocol), (const char *)sk + OFF_sk_protocol);
-	if (protocol != FLOW_IPPROTO_TCP)
-		return 0;
+	return proto_counted(protocol) ? (u8)protocol : 0;
+}
 #endif
+
+#ifndef BCCFLOW_BACKEND_TRACEPOINT
+static __always_inline u16 read_sk_family(struct sock *sk)
+{
+	u16 family = 0;
+
 	bpf_probe_read_kernel(&family, sizeof(family), SK_FIELD(sk, skc_family));
 	return family;
 }
@@ -243,6 +268,7 @@ struct event {
 	u64 cgroup;
 	u32 pid;
 	u16 family;		/* 0 where the hook does not give it */
+	u8 proto;		/* 0 where the hook does not give it */
 	u8 tx;
 };
 
@@ -265,6 +291,124 @@ static __always_inline struct sock_flow *sock_new(u64 *slotp, const struct flow_
 	return socks.lookup_or_try_init(slotp, &init);
 }
 
+#ifdef BCCFLOW_COUNT_UDP
+/*
+ * The remote end of the UDP datagram a thread is sending or has just
+ * received, as the cgroup sock_addr hooks below see it (the address the
+ * call gave, or the one it returns), with the socket: the counting hook
+ * that follows in the same thread takes it. A call that gives or asks for
+ * no address (a connected socket, recv() without one) leaves none: the
+ * socket's own peer counts, zero when unconnected.
+ */
+struct udp_peer {
+	u64 sk;
+	u16 family;
+	u16 port;		/* host byte order */
+	u8 addr[16];		/* as in struct flow_key */
+};
+
+BPF_HASH(udp_peers, u64, struct udp_peer, 16384);
+
+static __always_inline int note_peer(struct bpf_sock_addr *ctx, int v6)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+	struct udp_peer p;
+
+	__builtin_memset(&p, 0, sizeof(p));
+	p.sk = (u64)ctx->sk;
+	p.port = FLOW_NTOHS((u16)ctx->user_port);
+	if (v6) {
+		u32 a[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+			     ctx->user_ip6[3] };
+
+		p.family = FLOW_AF_INET6;
+		__builtin_memcpy(p.addr, a, 16);
+	} else {
+		u32 a = ctx->user_ip4;
+
+		p.family = FLOW_AF_INET;
+		__builtin_memcpy(p.addr, &a, 4);
+	}
+	udp_peers.update(&tid, &p);
+	return 1;	/* allow: these hooks only look */
+}
+
+int cgroup_sock_addr__udp4_sendmsg(struct bpf_sock_addr *ctx)
+{
+	return note_peer(ctx, 0);
+}
+
+int cgroup_sock_addr__udp6_sendmsg(struct bpf_sock_addr *ctx)
+{
+	return note_peer(ctx, 1);
+}
+
+int cgroup_sock_addr__udp4_recvmsg(struct bpf_sock_addr *ctx)
+{
+	return note_peer(ctx, 0);
+}
+
+int cgroup_sock_addr__udp6_recvmsg(struct bpf_sock_addr *ctx)
+{
+	return note_peer(ctx, 1);
+}
+
+/*
+ * A UDP socket released: its entries stop counting, and the host evicts
+ * them and the flows of its local end once idle (UDP has no close state).
+ * The context is the struct sock itself.
+ */
+int cgroup_sock__sock_release(struct bpf_sock *ctx)
+{
+	u64 skp = (u64)ctx;
+	struct sock_flow *sf;
+
+	if (ctx->protocol != FLOW_PROTO_UDP)
+		return 1;
+	sf = socks.lookup(&skp);
+	if (sf)
+		sf->flags = SOCK_FLOW_CLOSED;
+	skp += 1;
+	sf = socks.lookup(&skp);
+	if (sf)
+		sf->flags = SOCK_FLOW_CLOSED;
+	return 1;
+}
+
+/* Takes this thread's noted peer: 0 with *p set when it is for socket skp. */
+static __always_inline int take_peer(u64 skp, struct udp_peer *p)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+	struct udp_peer *n = udp_peers.lookup(&tid);
+	int mine;
+
+	if (!n)
+		return -1;
+	mine = n->sk == skp;
+	if (mine)
+		__builtin_memcpy(p, n, sizeof(*p));
+	udp_peers.delete(&tid);
+	return mine ? 0 : -1;
+}
+
+/* key's remote end becomes p (an IPv4 peer of an IPv6 socket as ::ffff:a.b.c.d). */
+static __always_inline void set_peer(struct flow_key *key, const struct udp_peer *p)
+{
+	key->rport = p->port;
+	__builtin_memset(key->raddr, 0, 16);
+	if (key->family == FLOW_AF_INET6 && p->family == FLOW_AF_INET) {
+		key->raddr[10] = 0xff;
+		key->raddr[11] = 0xff;
+		__builtin_memcpy(key->raddr + 12, p->addr, 4);
+	} else if (p->family == FLOW_AF_INET6) {
+		__builtin_memcpy(key->raddr, p->addr, 16);
+	} else {
+		__builtin_memcpy(key->raddr, p->addr, 4);
+	}
+}
+
+#endif
+
 /*
  * The socket's slots hold no open entry of this process: read the 4-tuple.
  * A closed entry with the same flow still counts it (reads after a reset);
@@ -276,19 +420,33 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
 {
 	u64 skp = ev->skp, slot2 = skp + 1;	/* not |: fentry's sk is a pointer to the verifier */
 	u16 family = ev->family;
+	u8 proto = ev->proto;
 	struct flow_key key;
 
-#ifndef BCCFLOW_BACKEND_TRACEPOINT
-	family = sk_tcp_family(ev->sk);
+#ifdef BCCFLOW_BACKEND_RAW_TRACEPOINT
+	proto = sk_proto(ev->sk);
 #endif
-	if (family != FLOW_AF_INET && family != FLOW_AF_INET6)
+#ifndef BCCFLOW_BACKEND_TRACEPOINT
+	family = read_sk_family(ev->sk);
+#endif
+	if (!proto || (family != FLOW_AF_INET && family != FLOW_AF_INET6))
 		return 0;
 	__builtin_memset(&key, 0, sizeof(key));
 	key.pid = ev->pid;
 	key.cgroup = ev->cgroup;
 	key.family = family;
+	key.proto = proto;
 	fill_key(&key, ev->sk, family);
 	key.netns = sk_netns(ev->sk);
+#ifdef BCCFLOW_COUNT_UDP
+	if (proto == FLOW_PROTO_UDP) {
+		struct udp_peer p;
+
+		/* this datagram's peer; else the socket's, which connect() may change */
+		if (take_peer(skp, &p) == 0)
+			set_peer(&key, &p);
+	}
+#endif
 	FILTER_KEY
 
 	if (sf && key_equal(&sf->key, &key)) {
@@ -313,8 +471,9 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
 }
 
 /*
- * Every event. A process's own open socket costs one lookup by address and
- * an atomic add: no reads of the socket. Each address has two slots, the
+ * Every event. A process's own open TCP socket costs one lookup by address
+ * and an atomic add: no reads of the socket. UDP events always read the
+ * socket (count_slow()): each datagram may have its own peer. Each address has two slots, the
  * address and the address + 1 (sockets are aligned): when a socket closes
  * and the kernel hands its memory to a new one before bccflow has evicted
  * the closed entry, the new socket takes the second slot. family is 0 where
@@ -322,7 +481,7 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
  * event (a helper call, no map): a process moved to another cgroup counts
  * there from its next event on.
  */
-static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, int tx)
+static __always_inline int count_bytes(struct sock *sk, u16 family, u8 proto, u64 bytes, int tx)
 {
 	u32 pid = bpf_get_current_pid_tgid() >> 32;
 	u64 cgroup = bpf_get_current_cgroup_id();
@@ -333,13 +492,13 @@ static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, i
 	FILTER_PID
 
 	sf = socks.lookup(&skp);
-	if (SOCK_MINE(sf, pid, cgroup)) {
+	if (SOCK_MINE(sf, pid, cgroup) && sf->key.proto == FLOW_PROTO_TCP) {
 		add_bytes(&sf->val, bytes, tx);
 		return 0;
 	}
 	if (!sf || sf->flags) {
 		sf2 = socks.lookup(&slot2);
-		if (SOCK_MINE(sf2, pid, cgroup)) {
+		if (SOCK_MINE(sf2, pid, cgroup) && sf2->key.proto == FLOW_PROTO_TCP) {
 			add_bytes(&sf2->val, bytes, tx);
 			return 0;
 		}
@@ -350,6 +509,7 @@ static __always_inline int count_bytes(struct sock *sk, u16 family, u64 bytes, i
 	ev.pid = pid;
 	ev.cgroup = cgroup;
 	ev.family = family;
+	ev.proto = proto;
 	ev.tx = tx;
 	return count_slow(&ev, sf, sf2);
 }
@@ -366,7 +526,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	u64 skp = (u64)args->skaddr;
 	struct sock_flow *sf;
 
-	if (args->newstate != FLOW_TCP_CLOSE || args->protocol != FLOW_IPPROTO_TCP)
+	if (args->newstate != FLOW_TCP_CLOSE || args->protocol != FLOW_PROTO_TCP)
 		return 0;
 	/* only one live socket has this address: its entries are the open ones */
 	sf = socks.lookup(&skp);
@@ -425,17 +585,16 @@ TRACEPOINT_PROBE(cgroup, cgroup_rmdir)
 /* ret is what sock_sendmsg()/sock_recvmsg() returned to the caller. */
 TRACEPOINT_PROBE(sock, sock_send_length)
 {
-	if (args->protocol != FLOW_IPPROTO_TCP || args->ret <= 0)
+	if (!proto_counted(args->protocol) || args->ret <= 0)
 		return 0;
-	return count_bytes((struct sock *)args->sk, args->family, args->ret, 1);
+	return count_bytes((struct sock *)args->sk, args->family, args->protocol, args->ret, 1);
 }
 
 TRACEPOINT_PROBE(sock, sock_recv_length)
 {
-	if (args->protocol != FLOW_IPPROTO_TCP || args->ret <= 0 ||
-	    (args->flags & FLOW_MSG_PEEK))
+	if (!proto_counted(args->protocol) || args->ret <= 0 || (args->flags & FLOW_MSG_PEEK))
 		return 0;
-	return count_bytes((struct sock *)args->sk, args->family, args->ret, 0);
+	return count_bytes((struct sock *)args->sk, args->family, args->protocol, args->ret, 0);
 }
 #endif
 
@@ -451,7 +610,7 @@ RAW_TRACEPOINT_PROBE(sock_send_length)
 
 	if (ret <= 0)
 		return 0;
-	return count_bytes((struct sock *)ctx->args[0], 0, ret, 1);
+	return count_bytes((struct sock *)ctx->args[0], 0, 0, ret, 1);
 }
 
 RAW_TRACEPOINT_PROBE(sock_recv_length)
@@ -460,27 +619,29 @@ RAW_TRACEPOINT_PROBE(sock_recv_length)
 
 	if (ret <= 0 || ((int)ctx->args[2] & FLOW_MSG_PEEK))
 		return 0;
-	return count_bytes((struct sock *)ctx->args[0], 0, ret, 0);
+	return count_bytes((struct sock *)ctx->args[0], 0, 0, ret, 0);
 }
 #endif
 
 #ifdef BCCFLOW_BACKEND_KPROBE
 /*
  * Entry probes remember the socket per thread; return probes add what the
- * function returned. One map per function so nested calls cannot mix.
+ * function returned. One map per function so nested calls cannot mix
+ * (udpv6_sendmsg calls udp_sendmsg for an IPv4 peer).
  */
-BPF_HASH(send_sk, u64, struct sock *, 16384);
-BPF_HASH(sendpage_sk, u64, struct sock *, 16384);
-BPF_HASH(recv_sk, u64, struct sock *, 16384);
-
-static __always_inline int add_return(struct sock **skp, struct pt_regs *ctx, int tx)
+static __always_inline int add_return(struct sock **skp, struct pt_regs *ctx, u8 proto, int tx)
 {
 	int ret = PT_REGS_RC(ctx);
 
 	if (!skp || ret <= 0)
 		return 0;
-	return count_bytes(*skp, 0, ret, tx);
+	return count_bytes(*skp, 0, proto, ret, tx);
 }
+
+#ifdef BCCFLOW_COUNT_TCP
+BPF_HASH(send_sk, u64, struct sock *, 16384);
+BPF_HASH(sendpage_sk, u64, struct sock *, 16384);
+BPF_HASH(recv_sk, u64, struct sock *, 16384);
 
 /* BCC rewrites map calls only when written out, hence the repetition. */
 int kprobe__tcp_sendmsg(struct pt_regs *ctx, struct sock *sk)
@@ -494,7 +655,7 @@ int kprobe__tcp_sendmsg(struct pt_regs *ctx, struct sock *sk)
 int kretprobe__tcp_sendmsg(struct pt_regs *ctx)
 {
 	u64 tid = bpf_get_current_pid_tgid();
-	int rc = add_return(send_sk.lookup(&tid), ctx, 1);
+	int rc = add_return(send_sk.lookup(&tid), ctx, FLOW_PROTO_TCP, 1);
 
 	send_sk.delete(&tid);
 	return rc;
@@ -513,7 +674,7 @@ int kprobe__tcp_sendpage(struct pt_regs *ctx, struct sock *sk)
 int kretprobe__tcp_sendpage(struct pt_regs *ctx)
 {
 	u64 tid = bpf_get_current_pid_tgid();
-	int rc = add_return(sendpage_sk.lookup(&tid), ctx, 1);
+	int rc = add_return(sendpage_sk.lookup(&tid), ctx, FLOW_PROTO_TCP, 1);
 
 	sendpage_sk.delete(&tid);
 	return rc;
@@ -535,20 +696,107 @@ int kprobe__tcp_recvmsg(struct pt_regs *ctx, struct sock *sk)
 int kretprobe__tcp_recvmsg(struct pt_regs *ctx)
 {
 	u64 tid = bpf_get_current_pid_tgid();
-	int rc = add_return(recv_sk.lookup(&tid), ctx, 0);
+	int rc = add_return(recv_sk.lookup(&tid), ctx, FLOW_PROTO_TCP, 0);
 
 	recv_sk.delete(&tid);
 	return rc;
 }
 #endif
 
+#ifdef BCCFLOW_COUNT_UDP
+BPF_HASH(udp_send_sk, u64, struct sock *, 16384);
+BPF_HASH(udp6_send_sk, u64, struct sock *, 16384);
+BPF_HASH(udp_recv_sk, u64, struct sock *, 16384);
+BPF_HASH(udp6_recv_sk, u64, struct sock *, 16384);
+
+/* udp_sendmsg also runs inside udpv6_sendmsg: an IPv6 socket is counted there */
+int kprobe__udp_sendmsg(struct pt_regs *ctx, struct sock *sk)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+
+	if (read_sk_family(sk) != FLOW_AF_INET)
+		return 0;
+	udp_send_sk.update(&tid, &sk);
+	return 0;
+}
+
+int kretprobe__udp_sendmsg(struct pt_regs *ctx)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+	int rc = add_return(udp_send_sk.lookup(&tid), ctx, FLOW_PROTO_UDP, 1);
+
+	udp_send_sk.delete(&tid);
+	return rc;
+}
+
+int kprobe__udpv6_sendmsg(struct pt_regs *ctx, struct sock *sk)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+
+	udp6_send_sk.update(&tid, &sk);
+	return 0;
+}
+
+int kretprobe__udpv6_sendmsg(struct pt_regs *ctx)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+	int rc = add_return(udp6_send_sk.lookup(&tid), ctx, FLOW_PROTO_UDP, 1);
+
+	udp6_send_sk.delete(&tid);
+	return rc;
+}
+
+/* udp_recvmsg and udpv6_recvmsg take their flags where tcp_recvmsg does */
+int kprobe__udp_recvmsg(struct pt_regs *ctx, struct sock *sk)
+{
+	int flags = (int)TCP_RECVMSG_FLAGS(ctx);
+	u64 tid = bpf_get_current_pid_tgid();
+
+	if (flags & FLOW_MSG_PEEK)
+		return 0;
+	udp_recv_sk.update(&tid, &sk);
+	return 0;
+}
+
+int kretprobe__udp_recvmsg(struct pt_regs *ctx)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+	int rc = add_return(udp_recv_sk.lookup(&tid), ctx, FLOW_PROTO_UDP, 0);
+
+	udp_recv_sk.delete(&tid);
+	return rc;
+}
+
+int kprobe__udpv6_recvmsg(struct pt_regs *ctx, struct sock *sk)
+{
+	int flags = (int)TCP_RECVMSG_FLAGS(ctx);
+	u64 tid = bpf_get_current_pid_tgid();
+
+	if (flags & FLOW_MSG_PEEK)
+		return 0;
+	udp6_recv_sk.update(&tid, &sk);
+	return 0;
+}
+
+int kretprobe__udpv6_recvmsg(struct pt_regs *ctx)
+{
+	u64 tid = bpf_get_current_pid_tgid();
+	int rc = add_return(udp6_recv_sk.lookup(&tid), ctx, FLOW_PROTO_UDP, 0);
+
+	udp6_recv_sk.delete(&tid);
+	return rc;
+}
+#endif
+#endif
+
 #ifdef BCCFLOW_BACKEND_FENTRY
 /* fexit sees arguments and return value together: nothing to stash. */
+#ifdef BCCFLOW_COUNT_TCP
 KRETFUNC_PROBE(tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, int ret)
 {
 	if (ret <= 0)
 		return 0;
-	return count_bytes(sk, 0, ret, 1);
+	return count_bytes(sk, 0, FLOW_PROTO_TCP, ret, 1);
 }
 
 #ifdef HAVE_TCP_SENDPAGE
@@ -557,7 +805,7 @@ KRETFUNC_PROBE(tcp_sendpage, struct sock *sk, struct page *page, int offset,
 {
 	if (ret <= 0)
 		return 0;
-	return count_bytes(sk, 0, ret, 1);
+	return count_bytes(sk, 0, FLOW_PROTO_TCP, ret, 1);
 }
 #endif
 
@@ -571,6 +819,50 @@ KRETFUNC_PROBE(tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
 {
 	if (ret <= 0 || (flags & FLOW_MSG_PEEK))
 		return 0;
-	return count_bytes(sk, 0, ret, 0);
+	return count_bytes(sk, 0, FLOW_PROTO_TCP, ret, 0);
 }
+#endif
+
+#ifdef BCCFLOW_COUNT_UDP
+/* udp_sendmsg also runs inside udpv6_sendmsg: an IPv6 socket is counted there */
+KRETFUNC_PROBE(udp_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{
+	if (ret <= 0 || read_sk_family(sk) != FLOW_AF_INET)
+		return 0;
+	return count_bytes(sk, FLOW_AF_INET, FLOW_PROTO_UDP, ret, 1);
+}
+
+KRETFUNC_PROBE(udpv6_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{
+	if (ret <= 0)
+		return 0;
+	return count_bytes(sk, 0, FLOW_PROTO_UDP, ret, 1);
+}
+
+#ifdef TCP_RECVMSG_HAS_NONBLOCK
+KRETFUNC_PROBE(udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
+	       int nonblock, int flags, int *addr_len, int ret)
+#else
+KRETFUNC_PROBE(udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
+	       int flags, int *addr_len, int ret)
+#endif
+{
+	if (ret <= 0 || (flags & FLOW_MSG_PEEK))
+		return 0;
+	return count_bytes(sk, 0, FLOW_PROTO_UDP, ret, 0);
+}
+
+#ifdef TCP_RECVMSG_HAS_NONBLOCK
+KRETFUNC_PROBE(udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
+	       int nonblock, int flags, int *addr_len, int ret)
+#else
+KRETFUNC_PROBE(udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
+	       int flags, int *addr_len, int ret)
+#endif
+{
+	if (ret <= 0 || (flags & FLOW_MSG_PEEK))
+		return 0;
+	return count_bytes(sk, 0, FLOW_PROTO_UDP, ret, 0);
+}
+#endif
 #endif

@@ -24,13 +24,20 @@
 #define FLOW_AF_INET 2
 #define FLOW_AF_INET6 10
 
+/* Protocols as IP numbers them (ABI): struct flow_key.proto. */
+#define FLOW_PROTO_TCP 6
+#define FLOW_PROTO_UDP 17
+
 /* a (16 bytes) is ::ffff:a.b.c.d, an IPv4 peer of a dual-stack socket */
 #define FLOW_MAPPED(a) (!((a)[0] | (a)[1] | (a)[2] | (a)[3] | (a)[4] | (a)[5] | (a)[6] | \
 			  (a)[7] | (a)[8] | (a)[9]) && (a)[10] == 0xff && (a)[11] == 0xff)
 
 /*
- * One flow: a process, in one cgroup, talking over one TCP 4-tuple of one
- * network namespace. Ports are in host byte order. IPv4 addresses sit in
+ * One flow: a process, in one cgroup, talking over one TCP or UDP 4-tuple
+ * of one network namespace. For UDP the remote end is that of each
+ * datagram (a socket that sends to many peers has one flow per peer), or
+ * the connected peer, or zero when no call said it. Ports are in host byte
+ * order. IPv4 addresses sit in
  * the first 4 bytes of laddr/raddr, the rest is zero. The explicit pad
  * keeps the layout free of compiler padding, so equal flows always hash to
  * the same key.
@@ -42,7 +49,8 @@ struct flow_key {
 	__u16 family;		/* AF_INET (2) or AF_INET6 (10) */
 	__u16 lport;
 	__u16 rport;
-	__u16 pad;
+	__u8 proto;		/* FLOW_PROTO_TCP or FLOW_PROTO_UDP */
+	__u8 pad;
 	__u8 laddr[16];
 	__u8 raddr[16];
 };

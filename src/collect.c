@@ -96,6 +96,14 @@ static int fold_sock(struct collector *c, const struct map_ops *ops, __u64 sk,
 	rx = s->rx_seen;
 	tx = s->tx_seen;
 	flowtab_fold(e, &v->val, &s->rx_seen, &s->tx_seen);
+	if ((v->flags & SOCK_FLOW_CLOSED) && v->key.proto == FLOW_PROTO_UDP) {
+		struct flow_key end;
+
+		/* the flows of its local end to each peer go once idle, as TCP's do */
+		flow_tuple(&v->key, &end);
+		if (keyset_add(&c->closed, &end))
+			return -ENOMEM;
+	}
 	/* evicted only when read unchanged in two intervals: an event may be mid-add */
 	if (!known || !(v->flags & SOCK_FLOW_CLOSED) || rx != s->rx_seen || tx != s->tx_seen) {
 		e->sock_live = true;
@@ -133,7 +141,8 @@ static int read_socks(struct collector *c, const struct map_ops *ops)
 }
 
 /*
- * A flow is evicted when its socket closed and it carried nothing this
+ * A flow is evicted when its socket closed (for UDP: its socket, or
+ * UDP_IDLE_INTERVALS intervals without bytes) and it carried nothing this
  * interval: the delete returns the final counters, so no byte is lost.
  * A mark stays while a flow of its tuple is still active.
  */
@@ -156,12 +165,15 @@ static int evict_closed(struct collector *c, const struct map_ops *ops, struct i
 			}
 			continue;
 		}
+		e->idle = e->rx_delta || e->tx_delta ? 0 : e->idle + 1;
 		flow_tuple(&e->key, &tuple);
 		m = keyset_find(&c->closed, &tuple);
-		if (!m)
+		/* UDP has no close handshake: a peer's flow also goes once long idle */
+		if (!m && !(e->key.proto == FLOW_PROTO_UDP && e->idle >= UDP_IDLE_INTERVALS))
 			continue;
 		if (e->rx_delta || e->tx_delta) {
-			m->keep = true;
+			if (m)
+				m->keep = true;
 			continue;
 		}
 		err = ops->evict(ops->ctx, &e->key, &last);

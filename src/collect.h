@@ -34,6 +34,9 @@ struct map_ops {
 	int (*read_stats)(void *ctx, __u64 out[STAT_MAX]);
 };
 
+/* A UDP flow idle this many intervals leaves the kernel table (exactly). */
+#define UDP_IDLE_INTERVALS 5
+
 struct interval {
 	unsigned long index;		/* 1, 2, ... */
 	size_t nrows;

@@ -119,6 +119,10 @@ void flow_tuple(const struct flow_key *k, struct flow_key *tuple)
 	*tuple = *k;
 	tuple->pid = 0;
 	tuple->cgroup = 0;
+	if (k->proto == FLOW_PROTO_UDP) {	/* a UDP socket is its local end */
+		tuple->rport = 0;
+		memset(tuple->raddr, 0, sizeof(tuple->raddr));
+	}
 }
 
 static const struct hashtab_spec mark_spec = {

@@ -19,6 +19,7 @@ struct flow_entry {
 	__u64 rx_seen, tx_seen;		/* tuple table's cumulative counters last read */
 	__u64 rx_total, tx_total;	/* since bccflow started */
 	__u64 rx_delta, tx_delta;	/* this interval */
+	unsigned idle;			/* intervals without bytes (UDP eviction) */
 	bool used;			/* its slot is taken (struct hashtab) */
 	bool seen;			/* in this interval's tuple table snapshot */
 	bool sock_live;			/* a socket table entry of it stays in the kernel */
@@ -71,7 +72,11 @@ int keyset_add(struct keyset *s, const struct flow_key *k);
 #define FLOW_HASH_INIT 1469598103934665603ULL
 unsigned long long flow_hash(unsigned long long h, const void *p, size_t n);
 
-/* The 4-tuple of k in its namespace, without pid and cgroup: how closed sockets are marked. */
+/*
+ * The 4-tuple of k in its namespace, without pid and cgroup: how closed
+ * sockets are marked; for UDP the local end only (a socket has flows to
+ * many peers).
+ */
 void flow_tuple(const struct flow_key *k, struct flow_key *tuple);
 
 #endif

@@ -27,6 +27,11 @@ void shown_addr(const struct flow_key *k, bool local, bool map_v4, struct shown_
 	}
 }
 
+const char *proto_name(unsigned proto)
+{
+	return proto == FLOW_PROTO_UDP ? "udp" : proto == FLOW_PROTO_TCP ? "tcp" : "";
+}
+
 void format_endpoint(const struct shown_addr *a, unsigned port, char *buf, size_t len)
 {
 	if (a->family == 6)
@@ -298,6 +303,10 @@ static void table_row(FILE *out, const struct report_row *w, const struct report
 		shown_addr(&w->key, false, o->map_v4, &rr);
 		format_endpoint(&l, w->key.lport, la, sizeof(la));
 		format_endpoint(&rr, w->key.rport, ra, sizeof(ra));
+		if (w->key.proto == FLOW_PROTO_UDP) {	/* TCP is the article's default */
+			strncat(la, "/udp", sizeof(la) - strlen(la) - 1);
+			strncat(ra, "/udp", sizeof(ra) - strlen(ra) - 1);
+		}
 		fprintf(out, " %-23s %-23s", la, ra);
 		if (o->wide) {
 			fprintf(out, " %10u", w->key.netns);
@@ -380,9 +389,9 @@ static void json_flow(FILE *out, const struct report_row *w, const struct option
 	shown_addr(&w->key, false, o->map_v4, &r);
 	fprintf(out, "\"pid\":%u,\"comm\":\"", w->key.pid);
 	json_escape(out, w->comm, FLOW_COMM_LEN);
-	fprintf(out, "\",\"family\":%d,\"laddr\":\"%s\",\"lport\":%u,\"raddr\":\"%s\","
-		"\"rport\":%u,\"netns\":%u,", l.family, l.addr, w->key.lport, r.addr, w->key.rport,
-		w->key.netns);
+	fprintf(out, "\",\"proto\":\"%s\",\"family\":%d,\"laddr\":\"%s\",\"lport\":%u,"
+		"\"raddr\":\"%s\",\"rport\":%u,\"netns\":%u,", proto_name(w->key.proto), l.family,
+		l.addr, w->key.lport, r.addr, w->key.rport, w->key.netns);
 	json_names(out, w, BY_FLOW);
 }
 
@@ -479,7 +488,7 @@ static void csv_field(FILE *out, const char *s, size_t n)
 void format_csv_header(FILE *out, const struct options *o)
 {
 	static const char *const keys[] = {
-		[BY_FLOW] = "pid,comm,family,laddr,lport,raddr,rport,netns,cgroup,container",
+		[BY_FLOW] = "pid,comm,family,laddr,lport,raddr,rport,netns,cgroup,container,proto",
 		[BY_PID] = "pid,comm,flows", [BY_COMM] = "comm,flows",
 		[BY_RADDR] = "family,raddr,flows", [BY_LPORT] = "lport,flows",
 		[BY_CGROUP] = "cgroup,container,flows", [BY_CONTAINER] = "container,flows",
@@ -495,7 +504,7 @@ static void csv_key(FILE *out, const struct report_row *w, enum group_by by,
 
 	if (w->others) {
 		static const char *const empty[] = {
-			[BY_FLOW] = ",(others),,,,,,,,", [BY_PID] = ",(others),%zu",
+			[BY_FLOW] = ",(others),,,,,,,,,", [BY_PID] = ",(others),%zu",
 			[BY_COMM] = "(others),%zu", [BY_RADDR] = ",(others),%zu", [BY_LPORT] = ",%zu",
 			[BY_CGROUP] = "(others),,%zu", [BY_CONTAINER] = "(others),%zu",
 		};
@@ -514,6 +523,7 @@ static void csv_key(FILE *out, const struct report_row *w, enum group_by by,
 		csv_field(out, cg_path(w), CGROUP_TEXT_LEN);
 		fputc(',', out);
 		csv_field(out, cg_container(w), WORKLOAD_TEXT_LEN);
+		fprintf(out, ",%s", proto_name(w->key.proto));
 		break;
 	case BY_PID:
 		fprintf(out, "%u,", w->key.pid);

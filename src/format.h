@@ -18,6 +18,8 @@ struct shown_addr {
 };
 
 void shown_addr(const struct flow_key *k, bool local, bool map_v4, struct shown_addr *out);
+/* "tcp", "udp" ("" for anything else) */
+const char *proto_name(unsigned proto);
 /* "a.b.c.d:port" or "[v6]:port" */
 void format_endpoint(const struct shown_addr *a, unsigned port, char *buf, size_t len);
 

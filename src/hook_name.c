@@ -14,12 +14,37 @@ static const struct {
 	[HOOK_KRETPROBE] = { "kretprobe__", "kretprobe" },
 	[HOOK_FENTRY] = { "kfunc__", "fentry" },
 	[HOOK_FEXIT] = { "kretfunc__", "fexit" },
+	[HOOK_CGROUP_SOCK_ADDR] = { "cgroup_sock_addr__", "cgroup sock_addr" },
+	[HOOK_CGROUP_SOCK] = { "cgroup_sock__", "cgroup sock" },
 };
+
+/* The cgroup hooks a probe may use, by name, and their kind. */
+static const struct {
+	const char *name;
+	enum hook_kind kind;
+	int type;
+} cgroup_hooks[] = {
+	{ "udp4_sendmsg", HOOK_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP4_SENDMSG },
+	{ "udp6_sendmsg", HOOK_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_SENDMSG },
+	{ "udp4_recvmsg", HOOK_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP4_RECVMSG },
+	{ "udp6_recvmsg", HOOK_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_RECVMSG },
+	{ "sock_release", HOOK_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_RELEASE },
+};
+
+int hook_attach_type(const struct hook *h)
+{
+	for (size_t i = 0; i < sizeof(cgroup_hooks) / sizeof(cgroup_hooks[0]); i++)
+		if (h->kind == cgroup_hooks[i].kind && !strcmp(h->target, cgroup_hooks[i].name))
+			return cgroup_hooks[i].type;
+	return -1;
+}
 
 bool hook_counts_bytes(const struct hook *h)
 {
 	static const char *const support[] = { "sock:inet_sock_set_state", "cgroup:cgroup_rmdir" };
 
+	if (h->kind == HOOK_CGROUP_SOCK_ADDR || h->kind == HOOK_CGROUP_SOCK)
+		return false;
 	for (size_t i = 0; i < sizeof(support) / sizeof(support[0]); i++)
 		if (h->kind == HOOK_TRACEPOINT && !strcmp(h->target, support[i]))
 			return false;
@@ -36,6 +61,10 @@ int hook_prog_type(enum hook_kind k)
 		return BPF_PROG_TYPE_TRACING;
 	case HOOK_RAW_TRACEPOINT:
 		return BPF_PROG_TYPE_RAW_TRACEPOINT;
+	case HOOK_CGROUP_SOCK_ADDR:
+		return BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
+	case HOOK_CGROUP_SOCK:
+		return BPF_PROG_TYPE_CGROUP_SOCK;
 	default:
 		return BPF_PROG_TYPE_KPROBE;
 	}
@@ -55,6 +84,8 @@ bool hook_parse(const char *func, struct hook *h)
 		h->kind = (enum hook_kind)k;
 		if (snprintf(h->target, sizeof(h->target), "%s", rest) >= (int)sizeof(h->target))
 			return false;
+		if (k == HOOK_CGROUP_SOCK_ADDR || k == HOOK_CGROUP_SOCK)
+			return hook_attach_type(h) >= 0;
 		if (k != HOOK_TRACEPOINT)
 			return true;
 		sep = strstr(h->target, "__");	/* CAT__EVENT -> CAT:EVENT */

@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/bpf.h>
 #include <linux/types.h>
 #include <bcc/bcc_common.h>
 #include <bcc/libbpf.h>
@@ -94,8 +97,30 @@ static int check_layout(void *mod, const struct kfeatures *f, char *err, size_t 
 	return 0;
 }
 
-static int attach_one(const struct hook *h, int prog, struct link *lk, char *err,
-		      size_t errlen)
+/*
+ * A cgroup hook on the whole cgroup2 tree, as a BPF link: closing it (at
+ * exit, even a killed one) detaches it, so nothing can stay attached.
+ */
+static int cgroup_link(int prog, const struct hook *h, const char *cgroup2)
+{
+	union bpf_attr attr;
+	int cg = open(cgroup2, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd, e;
+
+	if (cg < 0)
+		return -1;
+	memset(&attr, 0, sizeof(attr));
+	attr.link_create.prog_fd = (__u32)prog;
+	attr.link_create.target_fd = (__u32)cg;
+	attr.link_create.attach_type = (__u32)hook_attach_type(h);
+	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	e = errno;
+	close(cg);
+	errno = e;
+	return fd;
+}
+
+static int attach_one(const struct hook *h, int prog, const struct kfeatures *f,
+		      struct link *lk, char *err, size_t errlen)
 {
 	char cat[64];
 	const char *ev;
@@ -122,6 +147,11 @@ static int attach_one(const struct hook *h, int prog, struct link *lk, char *err
 	case HOOK_RAW_TRACEPOINT:
 		lk->fd = bpf_attach_raw_tracepoint(prog, h->target);
 		break;
+	case HOOK_CGROUP_SOCK_ADDR:
+	case HOOK_CGROUP_SOCK:
+		errno = ENOENT;
+		lk->fd = *f->cgroup2 ? cgroup_link(prog, h, f->cgroup2) : -1;
+		break;
 	}
 	if (lk->fd < 0) {
 		int e = errno;
@@ -137,7 +167,8 @@ static void detach_one(struct link *lk)
 {
 	if (lk->fd >= 0) {
 		if (lk->hook.kind == HOOK_FENTRY || lk->hook.kind == HOOK_FEXIT ||
-		    lk->hook.kind == HOOK_RAW_TRACEPOINT) {
+		    lk->hook.kind == HOOK_RAW_TRACEPOINT || lk->hook.kind == HOOK_CGROUP_SOCK_ADDR ||
+		    lk->hook.kind == HOOK_CGROUP_SOCK) {
 			close(lk->fd);
 		} else {
 			/* disable + close first: a PMU kprobe lives as long as its fd */
@@ -153,8 +184,8 @@ static void detach_one(struct link *lk)
 	lk->fd = lk->prog_fd = -1;
 }
 
-static int load_and_attach(struct loaded *l, void *mod, enum backend b, char *err,
-			   size_t errlen)
+static int load_and_attach(struct loaded *l, void *mod, enum backend b,
+			   const struct kfeatures *f, char *err, size_t errlen)
 {
 	int counting = 0;
 
@@ -171,14 +202,24 @@ static int load_and_attach(struct loaded *l, void *mod, enum backend b, char *er
 		}
 		prog = bcc_func_load(mod, hook_prog_type(h.kind), func, bpf_function_start(mod, func),
 				     (int)bpf_function_size(mod, func), bpf_module_license(mod),
-				     bpf_module_kern_version(mod), 0, NULL, 0, NULL, -1);
+				     bpf_module_kern_version(mod), 0, NULL, 0, NULL,
+				     hook_attach_type(&h));
 		if (prog < 0) {
 			snprintf(err, errlen, "the kernel refused program %s(): %s", func,
 				 strerror(-prog));
 			return -1;
 		}
-		if (attach_one(&h, prog, &l->links[l->nlinks++], err, errlen))
-			return -1;
+		if (attach_one(&h, prog, f, &l->links[l->nlinks++], err, errlen)) {
+			if (hook_counts_bytes(&h))
+				return -1;
+			/* a cgroup hook adds UDP peers and closes: say what is lost, go on */
+			fprintf(stderr, "bccflow: warning: %s%s; %s\n", err,
+				*f->cgroup2 ? "" : " (no cgroup2 mount)",
+				h.kind == HOOK_CGROUP_SOCK ? "closed UDP sockets are evicted "
+				"only when idle" : "the peers of unconnected UDP sockets are not "
+				"known (remote 0)");
+			detach_one(&l->links[--l->nlinks]);
+		}
 		counting += hook_counts_bytes(&h);
 	}
 	if (!counting) {
@@ -284,7 +325,7 @@ enum loader_status loader_open(struct loaded *l, const char *text, enum backend 
 	}
 	if (check_layout(mod, f, err, errlen) || init_maps(mod, inits, ninits, err, errlen))
 		st = LOADER_FATAL;
-	else if (!load_and_attach(l, mod, b, err, errlen) && !keep_maps(l, mod, err, errlen))
+	else if (!load_and_attach(l, mod, b, f, err, errlen) && !keep_maps(l, mod, err, errlen))
 		st = LOADER_OK;
 	bpf_module_destroy(mod);
 	malloc_trim(0);		/* the compiler's heap is not needed any more */

@@ -8,7 +8,7 @@
 #include "hook_name.h"
 #include "backend.h"
 
-#define LOADER_MAX_LINKS 16
+#define LOADER_MAX_LINKS 32
 
 struct kfeatures;
 

@@ -66,8 +66,9 @@ static int run(const struct options *o, const char *src, int cgroup_fd,
 		char hooks[512];
 
 		loader_describe(&l, hooks, sizeof(hooks));
-		fprintf(stderr, "bccflow: counting TCP bytes with %s (%s)%s\n",
-			backend_name(l.backend), hooks,
+		fprintf(stderr, "bccflow: counting %s bytes with %s (%s)%s\n",
+			o->proto == FLOW_PROTO_TCP ? "TCP" : o->proto == FLOW_PROTO_UDP ? "UDP" :
+			"TCP and UDP", backend_name(l.backend), hooks,
 			o->output == OUTPUT_TABLE ? "; Ctrl-C to stop" : "");
 		rc = exiting ? EXIT_SUCCESS : monitor_run(o, &l, prom);
 		loader_close(&l);

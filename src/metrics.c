@@ -46,6 +46,8 @@ static void fill_labels(struct prom_series *s, struct series_text *t, const stru
 		s->labels[n++] = (struct prom_label){ "cgroup", g->cg ? g->cg->path : "" };
 	if (by == BY_FLOW || by == BY_CGROUP || by == BY_CONTAINER)
 		s->labels[n++] = (struct prom_label){ "container", g->cg ? g->cg->container : "" };
+	/* series are per protocol under every --by (report.c keeps groups so) */
+	s->labels[n++] = (struct prom_label){ "proto", proto_name(g->key.proto) };
 	s->nlabels = n;
 }
 

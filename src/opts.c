@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/types.h>
+
+#include "../probes/flow.h"
 #include "numparse.h"
 #include "opts.h"
 
@@ -24,6 +27,7 @@ enum {
 	OPT_RADDR,
 	OPT_CGROUP,
 	OPT_NETNS,
+	OPT_PROTO,
 	OPT_BY,
 	OPT_SORT,
 	OPT_UNITS,
@@ -48,6 +52,7 @@ static const struct option long_opts[] = {
 	{ "raddr", required_argument, NULL, OPT_RADDR },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "proto", required_argument, NULL, OPT_PROTO },
 	{ "ipv4", no_argument, NULL, '4' },
 	{ "ipv6", no_argument, NULL, '6' },
 	{ "by", required_argument, NULL, OPT_BY },
@@ -106,7 +111,7 @@ void opts_usage(FILE *out)
 {
 	fprintf(out,
 "Usage: bccflow [OPTIONS] [interval [count]]\n"
-"Show TCP bytes sent and received per process and flow, every interval.\n"
+"Show TCP and UDP bytes sent and received per process and flow, every interval.\n"
 "\n"
 "  interval             seconds between reports (whole number >= 1; default 1)\n"
 "  count                number of reports, then exit (>= 1; default: until stopped)\n"
@@ -127,6 +132,7 @@ void opts_usage(FILE *out)
 "      --netns NS       only sockets of this network namespace: its inode number\n"
 "                       (as ls -L -i /proc/PID/ns/net shows) or a path to it,\n"
 "                       e.g. /run/netns/NAME or /proc/PID/ns/net\n"
+"      --proto P        tcp|udp: only this protocol (default: both)\n"
 "  -4, --ipv4           only IPv4 flows (IPv4-mapped IPv6 counts as IPv4)\n"
 "  -6, --ipv6           only IPv6 flows\n"
 "Reporting:\n"
@@ -158,8 +164,10 @@ void opts_usage(FILE *out)
 "\n"
 "Table columns: RX_KB/TX_KB are this interval's bytes, RXSUM_KB/TXSUM_KB/SUM_KB\n"
 "the flow's totals since bccflow started; KB = 1024 bytes, 2 decimals.\n"
-"Bytes are TCP payload accepted by / delivered to the socket layer. A flow is\n"
-"one process, in one cgroup, on one TCP 4-tuple of one network namespace.\n"
+"Bytes are TCP payload accepted by / delivered to the socket layer, and UDP\n"
+"datagram payload sent / received. A flow is one process, in one cgroup, on one\n"
+"TCP or UDP 4-tuple of one network namespace; a UDP flow's remote end is each\n"
+"datagram's, and its endpoints are shown with /udp.\n"
 "\n"
 "Examples:\n"
 "  bccflow                  # every flow, every second, until Ctrl-C\n"
@@ -173,6 +181,7 @@ void opts_usage(FILE *out)
 "  bccflow --by container --rate   # bytes per container and systemd unit\n"
 "  bccflow --netns /run/netns/blue -w   # one network namespace, wide table\n"
 "  bccflow --by pid --sort total_all --units auto --rate\n"
+"  bccflow --proto udp --by raddr   # UDP bytes per remote address\n"
 "  bccflow --csv 5 > flows.csv\n"
 "  bccflow --listen 127.0.0.1:9877 --max-series 100   # Prometheus\n"
 "  bccflow --attach tracepoint\n"
@@ -439,6 +448,15 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 			break;
 		case OPT_NETNS:
 			r = parse_netns(o, optarg, err, errlen);
+			break;
+		case OPT_PROTO:
+			if (!strcmp(optarg, "tcp"))
+				o->proto = FLOW_PROTO_TCP;
+			else if (!strcmp(optarg, "udp"))
+				o->proto = FLOW_PROTO_UDP;
+			else
+				return fail(err, errlen, "invalid --proto '%s': expected tcp or udp",
+					    optarg);
 			break;
 		case 'w':
 			o->wide = true;

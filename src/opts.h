@@ -78,6 +78,7 @@ struct options {
 	bool map_v4;			/* show ::ffff:a.b.c.d as a.b.c.d */
 	/* in-kernel filters (all validated here; compiled into the probe) */
 	int family;			/* 0 any, 4 (incl. v4-mapped) or 6 */
+	int proto;			/* 0 both, or FLOW_PROTO_TCP / FLOW_PROTO_UDP */
 	int nports;
 	unsigned short ports[MAX_PORT_FILTERS];	/* local or remote */
 	int nladdr, nraddr;

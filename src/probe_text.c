@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <linux/types.h>
+
+#include "../probes/flow.h"
 #include "probe_text.h"
 
 #define PROBE_FILE_MAX (1u << 20)
@@ -242,6 +245,10 @@ static void add_defines(FILE *out, const struct probe_config *cfg)
 		backend_name(cfg->backend));
 	fprintf(out, "#define %s 1\n", backend_define(cfg->backend));
 	fprintf(out, "#define MAX_FLOWS %u\n", cfg->max_flows);
+	if (!cfg->filter || cfg->filter->proto != FLOW_PROTO_UDP)
+		fprintf(out, "#define BCCFLOW_COUNT_TCP 1\n");
+	if (!cfg->filter || cfg->filter->proto != FLOW_PROTO_TCP)
+		fprintf(out, "#define BCCFLOW_COUNT_UDP 1\n");
 	if (cfg->have_tcp_sendpage)
 		fprintf(out, "#define HAVE_TCP_SENDPAGE 1\n");
 	if (cfg->nfields > 0) {

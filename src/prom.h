@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <linux/types.h>
 
-#define PROM_MAX_LABELS 9
+#define PROM_MAX_LABELS 10
 
 struct prom_label {
 	const char *name;	/* e.g. "comm", "pid", "raddr", "lport" */

@@ -88,7 +88,7 @@ static void put_self(FILE *out, const struct prom_self *self)
 		   "Send and receive events not counted because the kernel flow table was "
 		   "full (see --max-flows).", self->dropped_events);
 	put_scalar(out, "bccflow_dropped_bytes_total", "counter",
-		   "TCP payload bytes of the events not counted because the kernel flow "
+		   "TCP and UDP payload bytes of the events not counted because the kernel flow "
 		   "table was full.", self->dropped_bytes);
 	put_scalar(out, "bccflow_intervals_total", "counter",
 		   "Intervals collected since bccflow started.", self->intervals);
@@ -113,12 +113,12 @@ char *prom_render(const struct prom_series *s, size_t n, const struct prom_self 
 	if (!out)
 		return NULL;
 	put_family(out, "bccflow_rx_bytes_total", "counter",
-		   "TCP payload bytes received: delivered from the socket layer to the "
+		   "TCP and UDP payload bytes received: delivered from the socket layer to the "
 		   "process, since bccflow started.");
 	for (size_t i = 0; i < n; i++)
 		put_sample(out, "bccflow_rx_bytes_total", s[i].labels, s[i].nlabels, s[i].rx_bytes);
 	put_family(out, "bccflow_tx_bytes_total", "counter",
-		   "TCP payload bytes sent: accepted by the socket layer from the process, "
+		   "TCP and UDP payload bytes sent: accepted by the socket layer from the process, "
 		   "since bccflow started.");
 	for (size_t i = 0; i < n; i++)
 		put_sample(out, "bccflow_tx_bytes_total", s[i].labels, s[i].nlabels, s[i].tx_bytes);

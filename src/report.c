@@ -208,6 +208,8 @@ static int fold_groups(struct reporter *r, const struct interval *iv, const stru
 
 		group_key(r->by, o->map_v4, &e->key, e->comm, e->cg ? e->cg->container_no : 0,
 			  &gk, gcomm);
+		if (r->keep_groups)	/* metrics: a series per protocol (its proto label) */
+			gk.proto = e->key.proto;
 		g = group_get(r, &gk, gcomm);
 		if (!g)
 			return -ENOMEM;

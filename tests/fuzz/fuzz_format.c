@@ -192,14 +192,17 @@ static void json_line(const char *line, size_t n, void *arg)
 	c->line++;
 }
 
+/* the widest CSV line (--by flow) has 17 fields: room for a few more */
+#define CSV_MAX_FIELDS 24
+
 static void csv_line(const char *line, size_t n, void *arg)
 {
 	struct out_check *c = arg;
-	struct sbuf f[16];
+	struct sbuf f[CSV_MAX_FIELDS];
 	int nf;
 
 	memset(f, 0, sizeof(f));
-	nf = csv_split(line, n, f, 16);
+	nf = csv_split(line, n, f, CSV_MAX_FIELDS);
 	CHECK(nf > 0, "CSV line %zu is malformed: %.*s", c->line, (int)n, line);
 	if (c->line == 0) {
 		c->csv_fields = nf;
@@ -229,7 +232,7 @@ static void csv_line(const char *line, size_t n, void *arg)
 			      line);
 		}
 	}
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < CSV_MAX_FIELDS; i++)
 		sb_free(&f[i]);
 	c->line++;
 }

@@ -21,7 +21,7 @@
 #define MAX_SERIES 6
 
 static const char *const label_names[PROM_MAX_LABELS] = { "pid", "comm", "laddr", "lport", "raddr",
-							     "rport", "netns", "cgroup", "container" };
+							     "rport", "netns", "cgroup", "container", "proto" };
 
 static bool metric_char(char c, bool first)
 {

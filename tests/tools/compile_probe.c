@@ -36,7 +36,8 @@ static void load(void *mod, const char *name)
 	log[0] = '\0';
 	fd = bcc_func_load(mod, hook_prog_type(h.kind), name, bpf_function_start(mod, name),
 			   (int)bpf_function_size(mod, name), bpf_module_license(mod),
-			   bpf_module_kern_version(mod), LOG_STATS, log, sizeof(log), NULL, -1);
+			   bpf_module_kern_version(mod), LOG_STATS, log, sizeof(log), NULL,
+			   hook_attach_type(&h));
 	p = strstr(log, "processed ");
 	if (fd < 0)
 		printf("%s refused %d\n", name, -fd);

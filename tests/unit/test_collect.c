@@ -1065,6 +1065,63 @@ static int sock_setup(void **state)
 	return setup(state);
 }
 
+/* UDP: a peer's flow leaves the kernel once idle UDP_IDLE_INTERVALS, its last bytes kept. */
+static void test_udp_peer_flow_evicted_when_idle(void **state)
+{
+	struct flow_key u = key4(100, 5353), t = key4(100, 40000);
+	struct interval iv;
+
+	(void)state;
+	u.proto = FLOW_PROTO_UDP;
+	t.proto = FLOW_PROTO_TCP;
+	fake_set(&u, 100, 50, "dns");
+	fake_set(&t, 10, 20, "curl");
+	run_full_interval(&iv);
+	for (int i = 1; i < UDP_IDLE_INTERVALS; i++) {
+		run_full_interval(&iv);
+		assert_int_equal(fk.nevicted, 0);
+	}
+	fake_set(&u, 130, 50, "dns");	/* 30 bytes came in the last idle interval */
+	run_full_interval(&iv);
+	assert_int_equal(fk.nevicted, 0);	/* active again: the count restarts */
+	for (int i = 1; i <= UDP_IDLE_INTERVALS; i++)
+		run_full_interval(&iv);
+	assert_int_equal(fk.nevicted, 1);
+	assert_true(key_eq(&fk.evicted[0], &u));
+	assert_true(fake_find(&t) >= 0);
+	assert_null(flowtab_find(&coll.tab, &u));
+	assert_non_null(flowtab_find(&coll.tab, &t));	/* TCP waits for its close mark */
+}
+
+/* UDP: a released socket's entry takes the flows of its local end to every peer. */
+static void test_udp_released_socket_evicts_its_peers(void **state)
+{
+	struct flow_key ent = key4(100, 5353), p1 = key4(100, 5353), p2 = key4(100, 5353),
+			other = key4(100, 5354);
+	struct interval iv;
+
+	(void)state;
+	ent.proto = p1.proto = p2.proto = other.proto = FLOW_PROTO_UDP;
+	p1.rport = 1111;
+	p2.rport = 2222;
+	fs_set(0xffff888002000000ULL, &ent, 0, 64, 0);
+	fake_set(&p1, 64, 0, "dns");
+	fake_set(&p2, 64, 0, "dns");
+	fake_set(&other, 64, 0, "dns");
+	sock_interval(&iv);
+	assert_int_equal(iv.nrows, 4);
+	fs_set(0xffff888002000000ULL, &ent, 0, 64, SOCK_FLOW_CLOSED);
+	sock_interval(&iv);
+	assert_int_equal(fk.nevicted, 2);	/* both peers of 5353, not 5354 */
+	assert_int_equal(fake_find(&p1), -1);
+	assert_int_equal(fake_find(&p2), -1);
+	assert_true(fake_find(&other) >= 0);
+	assert_int_equal(iv.nrows, 0);
+	sock_interval(&iv);	/* read unchanged twice: the entry goes too */
+	assert_int_equal(fs.n, 0);
+	sock_end();
+}
+
 static void test_sock_entry_deltas_and_totals(void **state)
 {
 	struct flow_key a = key4(100, 40000);
@@ -1369,6 +1426,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TS(test_sock_entry_deltas_and_totals),
+		T(test_udp_peer_flow_evicted_when_idle),
+		TS(test_udp_released_socket_evicts_its_peers),
 		TS(test_sock_closed_evicted_after_two_equal_reads),
 		TS(test_sock_closed_at_first_read_not_evicted),
 		TS(test_sock_and_tuple_entries_sum_into_one_flow),

@@ -65,6 +65,7 @@ static struct flow_key key_v4(__u32 pid, const char *l, __u16 lport, const char 
 	memset(&k, 0, sizeof(k));
 	k.pid = pid;
 	k.family = AF_INET;
+	k.proto = FLOW_PROTO_TCP;
 	k.lport = lport;
 	k.rport = rport;
 	assert_int_equal(inet_pton(AF_INET, l, k.laddr), 1);
@@ -79,6 +80,7 @@ static struct flow_key key_v6(__u32 pid, const char *l, __u16 lport, const char 
 	memset(&k, 0, sizeof(k));
 	k.pid = pid;
 	k.family = AF_INET6;
+	k.proto = FLOW_PROTO_TCP;
 	k.lport = lport;
 	k.rport = rport;
 	assert_int_equal(inet_pton(AF_INET6, l, k.laddr), 1);
@@ -696,14 +698,14 @@ static void test_json_interval_every_field(void **state)
 	assert_int_equal(count_lines(text), 3);
 	assert_string_equal(line_at(text, 0),
 			    "{\"type\":\"flow\",\"interval\":3,\"ts\":1700000000.250,\"pid\":1234,"
-			    "\"comm\":\"curl\",\"family\":4,\"laddr\":\"10.0.0.1\",\"lport\":54321,"
+			    "\"comm\":\"curl\",\"proto\":\"tcp\",\"family\":4,\"laddr\":\"10.0.0.1\",\"lport\":54321,"
 			    "\"raddr\":\"93.184.216.34\",\"rport\":443,\"netns\":4026531840,"
 			    "\"cgroup\":\"/system.slice/a\\\"b.service\",\"container\":\"a\\\"b.service\","
 			    "\"rx_bytes\":1536,"
 			    "\"tx_bytes\":512,\"rx_total\":10240,\"tx_total\":2048}");
 	assert_string_equal(line_at(text, 1),
 			    "{\"type\":\"flow\",\"interval\":3,\"ts\":1700000000.250,\"pid\":99,"
-			    "\"comm\":\"srv\",\"family\":6,\"laddr\":\"::1\",\"lport\":80,"
+			    "\"comm\":\"srv\",\"proto\":\"tcp\",\"family\":6,\"laddr\":\"::1\",\"lport\":80,"
 			    "\"raddr\":\"2001:db8::1\",\"rport\":443,\"netns\":0,\"cgroup\":\"\","
 			    "\"container\":\"\",\"rx_bytes\":7,"
 			    "\"tx_bytes\":0,\"rx_total\":70,\"tx_total\":18446744073709551615}");
@@ -785,7 +787,7 @@ static void test_json_flow_mapped_address(void **state)
 	(void)state;
 	assert_string_equal(line_at(text, 0),
 			    "{\"type\":\"flow\",\"interval\":1,\"ts\":0.000,\"pid\":5,"
-			    "\"comm\":\"java\",\"family\":4,\"laddr\":\"127.0.0.1\",\"lport\":8080,"
+			    "\"comm\":\"java\",\"proto\":\"tcp\",\"family\":4,\"laddr\":\"127.0.0.1\",\"lport\":8080,"
 			    "\"raddr\":\"127.0.0.1\",\"rport\":50000,\"netns\":0,\"cgroup\":\"\","
 			    "\"container\":\"\",\"rx_bytes\":1,"
 			    "\"tx_bytes\":2,\"rx_total\":3,\"tx_total\":4}");
@@ -795,7 +797,7 @@ static void test_json_flow_mapped_address(void **state)
 	text = json_interval(&iv, 0.0, &o);
 	assert_string_equal(line_at(text, 0),
 			    "{\"type\":\"flow\",\"interval\":1,\"ts\":0.000,\"pid\":5,"
-			    "\"comm\":\"java\",\"family\":6,\"laddr\":\"::ffff:127.0.0.1\","
+			    "\"comm\":\"java\",\"proto\":\"tcp\",\"family\":6,\"laddr\":\"::ffff:127.0.0.1\","
 			    "\"lport\":8080,\"raddr\":\"::ffff:127.0.0.1\",\"rport\":50000,"
 			    "\"netns\":0,\"cgroup\":\"\",\"container\":\"\",\"rx_bytes\":1,\"tx_bytes\":2,\"rx_total\":3,\"tx_total\":4}");
 	free(text);

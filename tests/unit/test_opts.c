@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/types.h>
+
+#include "../probes/flow.h"
 #include "opts.h"
 
 #define PID_MAX 32768L
@@ -311,6 +314,13 @@ static void test_netns_and_wide(void **state)
 	assert_int_equal(PARSE("--by", "container"), OPTS_OK);
 	assert_int_equal(o.by, BY_CONTAINER);
 	assert_error_has(PARSE("--by", "pod"), "lport, cgroup or container");
+	assert_int_equal(PARSE("--proto", "udp"), OPTS_OK);
+	assert_int_equal(o.proto, FLOW_PROTO_UDP);
+	assert_int_equal(PARSE("--proto", "tcp"), OPTS_OK);
+	assert_int_equal(o.proto, FLOW_PROTO_TCP);
+	assert_int_equal(PARSE0(), OPTS_OK);
+	assert_int_equal(o.proto, 0);
+	assert_error_has(PARSE("--proto", "sctp"), "invalid --proto 'sctp': expected tcp or udp");
 }
 
 static void test_attach_bad(void **state)

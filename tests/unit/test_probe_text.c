@@ -74,6 +74,8 @@ static size_t count_of(const char *hay, const char *needle)
 	"/* prepared by bccflow 0.1.0 for --attach tracepoint */\n"      \
 	"#define BCCFLOW_BACKEND_TRACEPOINT 1\n"                         \
 	"#define MAX_FLOWS 65536\n"                                      \
+	"#define BCCFLOW_COUNT_TCP 1\n"                                  \
+	"#define BCCFLOW_COUNT_UDP 1\n"                                  \
 	"#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM4(ctx)\n"
 
 /* The task filter's call, and its function with one condition. */
@@ -190,6 +192,8 @@ static void test_defines_kprobe_old_kernel(void **state)
 		      "/* prepared by bccflow 0.1.0 for --attach kprobe */\n"
 		      "#define BCCFLOW_BACKEND_KPROBE 1\n"
 		      "#define MAX_FLOWS 1234\n"
+		      "#define BCCFLOW_COUNT_TCP 1\n"
+		      "#define BCCFLOW_COUNT_UDP 1\n"
 		      "#define HAVE_TCP_SENDPAGE 1\n"
 		      "#define TCP_RECVMSG_HAS_NONBLOCK 1\n"
 		      "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM5(ctx)\n"
@@ -211,6 +215,8 @@ static void test_defines_fentry_new_kernel(void **state)
 		      "/* prepared by bccflow 0.1.0 for --attach fentry */\n"
 		      "#define BCCFLOW_BACKEND_FENTRY 1\n"
 		      "#define MAX_FLOWS 4194304\n"
+		      "#define BCCFLOW_COUNT_TCP 1\n"
+		      "#define BCCFLOW_COUNT_UDP 1\n"
 		      "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM4(ctx)\n"
 		      "/* SPDX-License-Identifier: MIT */\n");
 	assert_int_equal(count_of(text, "#define BCCFLOW_BACKEND_"), 1);
@@ -233,6 +239,8 @@ static void test_defines_sendpage_without_nonblock(void **state)
 			    "/* prepared by bccflow 0.1.0 for --attach fentry */\n"
 			    "#define BCCFLOW_BACKEND_FENTRY 1\n"
 			    "#define MAX_FLOWS 65536\n"
+			    "#define BCCFLOW_COUNT_TCP 1\n"
+			    "#define BCCFLOW_COUNT_UDP 1\n"
 			    "#define HAVE_TCP_SENDPAGE 1\n"
 			    "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM4(ctx)\n"
 			    "H\n");
@@ -635,7 +643,7 @@ static void test_task_filters_run_before_the_socket_lookup(void **state)
 	/* a socket's entry must not let another thread's name or cgroup through */
 	comm = strstr(text, "bpf_get_current_comm(c_, sizeof(c_))");
 	cg = strstr(text, "\tif (cgroup_filter.check_current_task(0) != 1)");
-	lookup = strstr(text, "sf = socks.lookup(&skp);");
+	lookup = strstr(text, "if (SOCK_MINE(sf, pid, cgroup) && ");	/* in count_bytes() */
 	key = strstr(text, "\tif (bccflow_key_excluded(&key)) { return 0; }");
 	assert_non_null(comm);
 	assert_non_null(cg);

@@ -48,7 +48,8 @@ static const struct prom_self SELF = {
 	"kernel flow table was full (see --max-flows).\n"                                      \
 	"# TYPE bccflow_dropped_events_total counter\n"                                        \
 	"bccflow_dropped_events_total 4\n"                                                     \
-	"# HELP bccflow_dropped_bytes_total TCP payload bytes of the events not counted "      \
+	"# HELP bccflow_dropped_bytes_total TCP and UDP payload bytes of the events not "      \
+	"counted "                                                                             \
 	"because the kernel flow table was full.\n"                                            \
 	"# TYPE bccflow_dropped_bytes_total counter\n"                                         \
 	"bccflow_dropped_bytes_total 5000\n"                                                   \
@@ -67,11 +68,13 @@ static const struct prom_self SELF = {
 	"bccflow_info{version=\"0.1.0\",attach=\"kprobe\"} 1\n"
 
 #define RX_HEAD                                                                                \
-	"# HELP bccflow_rx_bytes_total TCP payload bytes received: delivered from the socket " \
+	"# HELP bccflow_rx_bytes_total TCP and UDP payload bytes received: delivered from "   \
+	"the socket "                                                                          \
 	"layer to the process, since bccflow started.\n"                                       \
 	"# TYPE bccflow_rx_bytes_total counter\n"
 #define TX_HEAD                                                                                \
-	"# HELP bccflow_tx_bytes_total TCP payload bytes sent: accepted by the socket layer "  \
+	"# HELP bccflow_tx_bytes_total TCP and UDP payload bytes sent: accepted by the "      \
+	"socket layer "                                                                        \
 	"from the process, since bccflow started.\n"                                           \
 	"# TYPE bccflow_tx_bytes_total counter\n"
 
