@@ -33,7 +33,7 @@ MON_CPU = 0          # monitors are pinned here
 TRAFFIC_CPU = 1      # trafficgen (both ends) and popgen are pinned here
 MAX_FLOWS = 262144   # bccflow --max-flows (the reference keeps the article's 10240)
 INTERVAL = 1         # monitor report interval, seconds
-WORKLOADS = [(w, f) for w in ("W1", "W2", "W3", "W4") for f in (4, 6)]
+WORKLOADS = [(w, f) for w in ("W1", "W2", "W3", "W4") for f in (4, 6)] + [("U1", 4), ("U2", 4)]
 POP_FLOWS = [1000, 10000, 100000]
 RSS_FLOWS = 10000
 NICE = -5            # priority of everything the benchmark runs
@@ -46,10 +46,10 @@ PROFILES = {
     # skipped / measured per monitor start; pop_cap: seconds a monitor gets to
     # deliver them (nethogs stalls with many flows); rss_s: seconds before
     # the RSS read
-    "full": dict(rounds=5, reps={"W1": 3, "W2": 3, "W3": 1, "W4": 1}, dur=0.6, bpf_dur=0.5,
+    "full": dict(rounds=5, reps={"W1": 3, "W2": 3, "W3": 1, "W4": 1, "U1": 2, "U2": 2}, dur=0.6, bpf_dur=0.5,
                  pop_rounds={1000: 5, 10000: 5, 100000: 3}, pop_warm=1,
                  pop_reports={1000: 4, 10000: 4, 100000: 3}, pop_cap=30, rss_s=60),
-    "quick": dict(rounds=2, reps={"W1": 2, "W2": 2, "W3": 1, "W4": 1}, dur=0.5, bpf_dur=0.3,
+    "quick": dict(rounds=2, reps={"W1": 2, "W2": 2, "W3": 1, "W4": 1, "U1": 1, "U2": 1}, dur=0.5, bpf_dur=0.3,
                   pop_rounds={1000: 1, 10000: 1, 100000: 1}, pop_warm=1,
                   pop_reports={1000: 2, 10000: 2, 100000: 2}, pop_cap=20, rss_s=10),
 }
@@ -129,8 +129,8 @@ def null_monitor(raw):
 def nethogs_monitor(nethogs):
     # stdbuf: nethogs writes through stdio, block-buffered on a pipe
     return Monitor(
-        "nethogs", "nethogs -t", "nethogs",
-        ["stdbuf", "-oL", nethogs, "-t", "-a", "-d", str(INTERVAL), "lo"],
+        "nethogs", "nethogs -t -C", "nethogs",
+        ["stdbuf", "-oL", nethogs, "-t", "-C", "-a", "-d", str(INTERVAL), "lo"],
         ["Refreshing:"], out_prefix("Refreshing:"), out_prefix("Refreshing:"), False)
 
 
@@ -873,7 +873,10 @@ def render(path):
       "machine can only add. No-monitor column: median of all no-monitor runs. " % (
           reps_str(P), P["dur"]) +
       "W1 64 B ping-pong (TCP_NODELAY), W2 64 B writes streaming, W3 16 KiB writes, "
-      "W4 1 MiB writes; the receiver of W2–W4 reads 128 KiB at a time.")
+      "W4 1 MiB writes; the receiver of W2–W4 reads 128 KiB at a time. UDP: U1 64 B "
+      "ping-pong (connected client, unconnected server answering with sendto), U2 64 B "
+      "datagrams streaming with a 1-byte acknowledgement every 32 (nethogs runs with -C to "
+      "count UDP; the reference counts TCP only, so on U1/U2 it pays its hooks for nothing).")
     A("")
     others = [m for m in mons if m != ref]
     A("| workload | no monitor: ns/call (calls/s) | " + " | ".join("%s: added ns/call" % labels[m] for m in mons + cal) +

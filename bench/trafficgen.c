@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * trafficgen: loopback TCP load with fixed shapes and exact byte counts, for
+ * trafficgen: loopback TCP and UDP load with fixed shapes and exact byte counts, for
  * measuring what a flow monitor adds to the processes it watches.
  *
  * The parent process is the client; it forks the server before connecting.
@@ -23,9 +23,15 @@
  *   W2  64-byte writes, streaming one way (Nagle on)
  *   W3  16 KiB writes, streaming one way
  *   W4  1 MiB writes, streaming one way (bulk)
- * The streaming receiver reads with a 128 KiB buffer.
+ *   U1  64-byte UDP request/response ping-pong: a connected client (send,
+ *       recv), an unconnected server (recvfrom, sendto)
+ *   U2  64-byte UDP datagrams streaming one way; the server acknowledges
+ *       every 32nd with 1 byte and the client waits for it, so nothing is
+ *       dropped at the receiver
+ * The TCP streaming receiver reads with a 128 KiB buffer. A UDP run ends
+ * with a 1-byte datagram from the client; it counts as one more call.
  *
- * Usage: trafficgen -w W1|W2|W3|W4 [-4|-6] (-d SECONDS | -n COUNT) [-c NAME]
+ * Usage: trafficgen -w W1|W2|W3|W4|U1|U2 [-4|-6] (-d SECONDS | -n COUNT) [-c NAME]
  *   -d  run for this long (decimal seconds), or
  *   -n  this many client operations (W1: round trips; W2-W4: send calls)
  *   -c  comm (thread name) of both ends, default "tg-client"/"tg-server"
@@ -60,14 +66,19 @@ struct shape {
 	const char *name;
 	size_t write_size;
 	bool pingpong;
+	bool udp;
 	const char *what;
 };
 
+#define UDP_WINDOW 32	/* U2: datagrams per acknowledgement */
+
 static const struct shape shapes[] = {
-	{ "W1", 64, true, "64 B request/response ping-pong" },
-	{ "W2", 64, false, "64 B writes, streaming" },
-	{ "W3", 16u << 10, false, "16 KiB writes, streaming" },
-	{ "W4", 1u << 20, false, "1 MiB writes, streaming" },
+	{ "W1", 64, true, false, "64 B request/response ping-pong" },
+	{ "W2", 64, false, false, "64 B writes, streaming" },
+	{ "W3", 16u << 10, false, false, "16 KiB writes, streaming" },
+	{ "W4", 1u << 20, false, false, "1 MiB writes, streaming" },
+	{ "U1", 64, true, true, "64 B UDP request/response ping-pong" },
+	{ "U2", 64, false, true, "64 B UDP datagrams, streaming (1-byte ack every 32)" },
 };
 
 /* What each end counted; the server sends its copy to the client. */
@@ -267,9 +278,100 @@ static void server(int lfd, const struct shape *s, int report_fd, const char *co
 	exit(0);
 }
 
+/* One datagram sent (to, or the connected peer) and counted. 0 or -errno. */
+static int dgram_send(int fd, const char *buf, size_t len, const struct sockaddr_storage *to,
+		      socklen_t tolen, struct tally *t)
+{
+	ssize_t n;
+
+	do
+		n = to ? sendto(fd, buf, len, 0, (const struct sockaddr *)to, tolen) :
+			 send(fd, buf, len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	t->send_calls++;
+	t->bytes_sent += (uint64_t)n;
+	return 0;
+}
+
+/* One datagram received and counted (from filled in when given): its size or -errno. */
+static ssize_t dgram_recv(int fd, char *buf, size_t len, struct sockaddr_storage *from,
+			  socklen_t *fromlen, struct tally *t)
+{
+	ssize_t n;
+
+	do {
+		if (fromlen)
+			*fromlen = sizeof(*from);
+		n = from ? recvfrom(fd, buf, len, 0, (struct sockaddr *)from, fromlen) :
+			   recv(fd, buf, len, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	t->recv_calls++;
+	t->bytes_received += (uint64_t)n;
+	return n;
+}
+
+/* The UDP server: unconnected, answers (U1) or acknowledges (U2) its client. */
+static void udp_server(int fd, const struct shape *s, int report_fd, const char *comm)
+{
+	struct tally t = { .pid = (int32_t)getpid() };
+	struct sockaddr_storage from;
+	socklen_t fromlen;
+	struct slicer sl;
+	char *buf = malloc(RECV_BUF);
+	uint64_t c0, w0, got = 0;
+	ssize_t n;
+	int rc = 0;
+
+	prctl(PR_SET_NAME, comm);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (!buf)
+		die("malloc");
+	c0 = cpu_ns();
+	w0 = mono_ns();
+	slicer_init(&sl, 0);
+	while ((n = dgram_recv(fd, buf, RECV_BUF, &from, &fromlen, &t)) > 1) {
+		got++;
+		if (s->pingpong)
+			rc = dgram_send(fd, buf, (size_t)n, &from, fromlen, &t);
+		else if (got % UDP_WINDOW == 0)
+			rc = dgram_send(fd, "a", 1, &from, fromlen, &t);
+		if (rc)
+			break;
+		slicer_tick(&sl, mono_ns(), t.send_calls + t.recv_calls);
+	}
+	if (n < 0)
+		rc = (int)n;
+	slicer_done(&sl, &t);
+	t.cpu_ns = cpu_ns() - c0;
+	t.wall_ns = mono_ns() - w0;
+	t.err = rc < 0 ? -rc : 0;
+	if (write(report_fd, &t, sizeof(t)) != (ssize_t)sizeof(t))
+		die("report");
+	exit(0);
+}
+
+/* One client operation over UDP: a round trip (U1), or a datagram and, every
+ * UDP_WINDOW of them, the server's acknowledgement (U2). 0 or -errno. */
+static int udp_client_op(int fd, char *buf, const struct shape *s, uint64_t ops, struct tally *c)
+{
+	int rc = dgram_send(fd, buf, s->write_size, NULL, 0, c);
+	ssize_t n = 0;
+
+	if (!rc && s->pingpong)
+		n = dgram_recv(fd, buf, s->write_size, NULL, NULL, c);
+	else if (!rc && (ops + 1) % UDP_WINDOW == 0)
+		n = dgram_recv(fd, buf, 1, NULL, NULL, c);
+	return rc ? rc : n < 0 ? (int)n : 0;
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: trafficgen -w W1|W2|W3|W4 [-4|-6] (-d SECONDS | -n COUNT) [-c NAME]\n");
+	fprintf(f, "usage: trafficgen -w W1|W2|W3|W4|U1|U2 [-4|-6] (-d SECONDS | -n COUNT) "
+		"[-c NAME]\n");
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
 		fprintf(f, "  %s  %s\n", shapes[i].name, shapes[i].what);
 }
@@ -339,9 +441,9 @@ int main(int argc, char **argv)
 		a->sin6_family = AF_INET6;
 		a->sin6_addr = in6addr_loopback;
 	}
-	lfd = socket(family, SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&ss, sizeof(ss)) || listen(lfd, 1) ||
-	    getsockname(lfd, (struct sockaddr *)&ss, &sl))
+	lfd = socket(family, s->udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&ss, sizeof(ss)) ||
+	    (!s->udp && listen(lfd, 1)) || getsockname(lfd, (struct sockaddr *)&ss, &sl))
 		die("listen");
 	if (pipe(pfd))
 		die("pipe");
@@ -350,14 +452,16 @@ int main(int argc, char **argv)
 		die("fork");
 	if (child == 0) {
 		close(pfd[0]);
+		if (s->udp)
+			udp_server(lfd, s, pfd[1], server_comm);
 		server(lfd, s, pfd[1], server_comm);
 	}
 	close(pfd[1]);
 	close(lfd);
-	fd = socket(family, SOCK_STREAM, 0);
+	fd = socket(family, s->udp ? SOCK_DGRAM : SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl))
 		die("connect");
-	if (s->pingpong)
+	if (s->pingpong && !s->udp)
 		set_nodelay(fd);
 	buf = calloc(1, s->write_size);
 	if (!buf)
@@ -375,6 +479,13 @@ int main(int argc, char **argv)
 		slicer_tick(&slc, now, c.send_calls + c.recv_calls);
 		if (count ? ops >= count : now >= deadline)
 			break;
+		if (s->udp) {
+			rc = udp_client_op(fd, buf, s, ops, &c);
+			if (rc)
+				break;
+			ops++;
+			continue;
+		}
 		rc = send_all(fd, buf, s->write_size, &c);
 		if (!rc && s->pingpong) {
 			rc = recv_exact(fd, buf, s->write_size, &c);
@@ -384,9 +495,11 @@ int main(int argc, char **argv)
 			break;
 		ops++;
 	}
-	if (!rc && shutdown(fd, SHUT_WR))
+	if (!rc && s->udp)	/* the end: a 1-byte datagram */
+		rc = dgram_send(fd, "e", 1, NULL, 0, &c);
+	else if (!rc && shutdown(fd, SHUT_WR))
 		rc = -errno;
-	if (!rc && !s->pingpong) {
+	if (!rc && !s->pingpong && !s->udp) {
 		/* the server closes after EOF: wait for it so its reads are done */
 		char b;
 

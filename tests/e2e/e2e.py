@@ -100,7 +100,7 @@ class Monitor:
     def _read_err(self):
         for line in self.proc.stderr:
             self.err.append(line.rstrip("\n"))
-            if line.startswith("bccflow: counting TCP bytes"):
+            if line.startswith("bccflow: counting "):
                 self.started.set()
 
     def wait_started(self):

@@ -17,7 +17,7 @@ from e2e import (BCCFLOW, E2ETest, Monitor, bpf_ids, flow_sums,  # noqa: E402
 
 # Lines bccflow prints while it picks an attach method: not errors.
 STARTUP = re.compile(r"^bccflow: (cannot use \w+: .*; trying the next method|"
-                     r"counting TCP bytes with .*)$")
+                     r"counting (TCP|UDP|TCP and UDP) bytes with .*)$")
 COMM = "fault-fg"  # flowgen's processes here, so --comm keeps other traffic out
 
 

@@ -243,7 +243,7 @@ class Output(E2ETest):
         self.assertEqual(m.stop(), 0)
         rows = list(csv.DictReader(io.StringIO("\n".join(m.lines) + "\n")))
         self.assertEqual(m.lines[0], "interval,ts,pid,comm,family,laddr,lport,raddr,rport,"
-                         "netns,cgroup,container,rx_bytes,tx_bytes,rx_total,tx_total")
+                         "netns,cgroup,container,proto,rx_bytes,tx_bytes,rx_total,tx_total")
         c = conns[0]
         mine = [r for r in rows if r["comm"] == cli]
         self.assertEqual(sum(int(r["tx_bytes"]) for r in mine), c["client_tx"])

@@ -45,7 +45,7 @@ def own_workload():
     systemd unit. (Inside a container this test would need its id.)"""
     with open("/proc/self/cgroup") as f:
         cg = next((l[3:].strip() for l in f if l.startswith("0::")), "/")
-    out = {"netns": str(os.stat("/proc/self/ns/net").st_ino), "cgroup": cg}
+    out = {"netns": str(os.stat("/proc/self/ns/net").st_ino), "cgroup": cg, "proto": "tcp"}
     last = cg.rsplit("/", 1)[-1]
     if last.endswith((".service", ".scope", ".socket", ".mount", ".swap")):
         out["container"] = last
@@ -397,8 +397,8 @@ class PrometheusScrape(PromTest):
         self.assertEqual(truth[cli], (3 * 200011 + 21, 3 * 1000003 + 21))
         series = []
         for comm, (rx, tx) in truth.items():
-            series += [("bccflow_rx_bytes_total", {"comm": comm}, rx),
-                       ("bccflow_tx_bytes_total", {"comm": comm}, tx)]
+            series += [("bccflow_rx_bytes_total", {"comm": comm, "proto": "tcp"}, rx),
+                       ("bccflow_tx_bytes_total", {"comm": comm, "proto": "tcp"}, tx)]
         for metric, labels, want in series:
             self.wait_exact(metric, labels, want)
         # the client's tx is the server's rx and the other way round
@@ -415,7 +415,7 @@ class PrometheusScrape(PromTest):
         # the endpoint itself, as Prometheus sees it
         body = self.assert_exposition()
         self.assertIn("# TYPE bccflow_tx_bytes_total counter\n", body)
-        self.assertIn('\nbccflow_tx_bytes_total{comm="%s"} %d\n' % (cli, truth[cli][1]), body)
+        self.assertIn('\nbccflow_tx_bytes_total{comm="%s",proto="tcp"} %d\n' % (cli, truth[cli][1]), body)
         self.assertEqual(http_get("http://%s/other" % self.addr)[0], 404)
         self.stop_monitor()
 
@@ -426,21 +426,21 @@ class PrometheusScrape(PromTest):
                         "--server-comm", srv)
         c = conns[0]
         series = [
-            ("bccflow_tx_bytes_total", {"pid": str(c["client_pid"]), "comm": cli},
+            ("bccflow_tx_bytes_total", {"pid": str(c["client_pid"]), "comm": cli, "proto": "tcp"},
              sum(x["client_tx"] for x in conns)),
-            ("bccflow_rx_bytes_total", {"pid": str(c["client_pid"]), "comm": cli},
+            ("bccflow_rx_bytes_total", {"pid": str(c["client_pid"]), "comm": cli, "proto": "tcp"},
              sum(x["client_rx"] for x in conns)),
-            ("bccflow_tx_bytes_total", {"pid": str(c["server_pid"]), "comm": srv},
+            ("bccflow_tx_bytes_total", {"pid": str(c["server_pid"]), "comm": srv, "proto": "tcp"},
              sum(x["server_tx"] for x in conns)),
-            ("bccflow_rx_bytes_total", {"pid": str(c["server_pid"]), "comm": srv},
+            ("bccflow_rx_bytes_total", {"pid": str(c["server_pid"]), "comm": srv, "proto": "tcp"},
              sum(x["server_rx"] for x in conns)),
         ]
         for metric, labels, want in series:
             self.wait_exact(metric, labels, want)
         self.assert_settled(series)
-        # no other labels than pid and comm
+        # no other labels than pid, comm and proto
         got = self.prom.query('bccflow_tx_bytes_total{comm="%s"}' % cli)
-        self.assertEqual([sorted(dict(k)) for k in got], [["comm", "pid"]])
+        self.assertEqual([sorted(dict(k)) for k in got], [["comm", "pid", "proto"]])
         self.assert_exposition()
         self.stop_monitor()
 
@@ -516,7 +516,7 @@ class PrometheusScrape(PromTest):
         for d in ("rx", "tx"):
             got = self.prom.query("bccflow_%s_bytes_total" % d)
             self.assertLessEqual(len(got), 2, got)
-            self.assertIn((("comm", "other"),), got, got)
+            self.assertIn((("comm", "other"), ("proto", "other")), got, got)
             total = self.prom.value("sum(bccflow_%s_bytes_total)" % d)
             mine = sum(truth[n][0 if d == "rx" else 1] for n in names)
             self.assertGreaterEqual(total, mine, d)

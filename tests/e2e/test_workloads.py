@@ -257,12 +257,12 @@ class Workloads(E2ETest):
 
     def check_csv(self, lines, w, rel, ino):
         self.assertEqual(lines[0], "interval,ts,pid,comm,family,laddr,lport,raddr,rport,"
-                         "netns,cgroup,container,rx_bytes,tx_bytes,rx_total,tx_total")
+                         "netns,cgroup,container,proto,rx_bytes,tx_bytes,rx_total,tx_total")
         rows = [l.split(",") for l in lines[1:] if l.split(",")[2] == str(w["pid"])]
         self.assertEqual(len(rows), 2, lines)
         for r in rows:
-            self.assertEqual(r[9:12], [str(ino), rel, DOCKER_ID[:12]])
-        self.assertEqual(sorted(int(r[12]) for r in rows), [0, 6006])
+            self.assertEqual(r[9:13], [str(ino), rel, DOCKER_ID[:12], "tcp"])
+        self.assertEqual(sorted(int(r[13]) for r in rows), [0, 6006])
 
     def check_wide(self, lines, w, rel, ino):
         head = [l for l in lines if l.startswith("PID")][0]
@@ -299,7 +299,7 @@ class Workloads(E2ETest):
                                               timeout=10).read().decode()
                 self.assertEqual(m.stop(), 0, m.err)
                 for metric in ("bccflow_rx_bytes_total", "bccflow_tx_bytes_total"):
-                    line = "%s{%s} 8008" % (metric, labels)
+                    line = "%s{%s,proto=\"tcp\"} 8008" % (metric, labels)
                     self.assertIn(line, text.splitlines(), text)
 
 

@@ -100,6 +100,14 @@ if $P/bin/nsflows 1000003 2000005 >$O/twons.truth 2>$O/twons.err; then
 else
 	say "scenario twons: nsflows failed: $(cat $O/twons.err)"
 fi
+# UDP: connected and unconnected sockets, both families, mmsg, MSG_PEEK
+for u in connected multi6 mmsg peek; do
+	if $P/bin/udpgen $u >$O/udp-$u.truth 2>$O/udp-$u.err; then
+		say "scenario udp-$u done"
+	else
+		say "scenario udp-$u: udpgen failed: $(cat $O/udp-$u.err)"
+	fi
+done
 wait $FGP
 sleep 2
 

@@ -23,6 +23,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from e2e import BCCFLOW, FLOWGEN, NSFLOWS, E2ETest, expected_flows, flow_sums  # noqa: E402
+from test_udp import UDPGEN, sums, truth_sums  # noqa: E402
 
 SUITE = os.environ.get("BCCFLOW_VM_SUITE", "bookworm")
 # per suite: image and run directories, and the guests: name -> (backends
@@ -45,7 +46,8 @@ USERLAND_DIR = os.environ.get("BCCFLOW_USERLAND_DIR", "/var/tmp/bccflow-trixie")
 SCENARIOS = ("v4", "v6", "mapped", "waitall", "lowat", "nonblock", "sendfile", "splice",
              "peek", "intervals")
 results = {}
-binaries = {"bccflow": BCCFLOW, "flowgen": FLOWGEN, "nsflows": NSFLOWS}
+binaries = {"bccflow": BCCFLOW, "flowgen": FLOWGEN, "nsflows": NSFLOWS, "udpgen": UDPGEN}
+UDP_SCENARIOS = ("connected", "multi6", "mmsg", "peek")
 
 
 def get_binaries(t0):
@@ -57,6 +59,7 @@ def get_binaries(t0):
         binaries["bccflow"] = os.environ["BCCFLOW_VM_BCCFLOW"]
         binaries["flowgen"] = os.environ["BCCFLOW_VM_FLOWGEN"]
         binaries["nsflows"] = os.path.join(os.path.dirname(binaries["flowgen"]), "nsflows")
+        binaries["udpgen"] = os.path.join(os.path.dirname(binaries["flowgen"]), "udpgen")
         return None
     # the userland chroot build (cached) runs while the image builds
     subprocess.run([os.path.join(HERE, "..", "userland", "run.sh"), "--build-only",
@@ -64,6 +67,7 @@ def get_binaries(t0):
     binaries["bccflow"] = os.path.join(USERLAND_DIR, "root", "build", "bccflow")
     binaries["flowgen"] = os.path.join(USERLAND_DIR, "root", "build", "tests", "flowgen")
     binaries["nsflows"] = os.path.join(USERLAND_DIR, "root", "build", "tests", "nsflows")
+    binaries["udpgen"] = os.path.join(USERLAND_DIR, "root", "build", "tests", "udpgen")
     return time.monotonic() - t0
 
 
@@ -111,6 +115,7 @@ def setUpModule():
         shutil.copy(binaries["bccflow"], os.path.join(share, "bin", "bccflow"))
         shutil.copy(binaries["flowgen"], os.path.join(share, "bin", "flowgen"))
         shutil.copy(binaries["nsflows"], os.path.join(share, "bin", "nsflows"))
+        shutil.copy(binaries["udpgen"], os.path.join(share, "bin", "udpgen"))
         shutil.copy(os.path.join(HERE, "guest-bccflow.sh"), os.path.join(share, "guest-main.sh"))
         with open(os.path.join(share, "backends"), "w") as f:
             f.write(" ".join(backends))
@@ -175,6 +180,17 @@ class Guest(E2ETest):
                     self.assertGreaterEqual(min(spans), 6)
         self.assertEqual(sum(r["dropped"] for r in recs if r["type"] == "interval"), 0)
         self.check_two_namespaces(g, b, recs)
+        self.check_udp(g, b, recs)
+
+    def check_udp(self, g, b, recs):
+        """udpgen's flows, exact: what each call returned, per peer."""
+        got = sums(recs)
+        for name in UDP_SCENARIOS:
+            with self.subTest(backend=b, scenario="udp-" + name):
+                truth = read_json(out(g, "udp-%s.truth" % name))
+                self.assertTrue(truth, "udpgen wrote no truth for " + name)
+                for k, v in truth_sums(truth).items():
+                    self.assertEqual(got.get(k), v, "bytes of %s" % (k,))
 
     def check_two_namespaces(self, g, b, recs):
         """One process, the same 4-tuple in two namespaces: two flows each side, exact."""
