@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out="${1:-$root/docs/examples.md}"
-WEB=18080 REDIS=16379 IPERF=15201 PROM=19877
+WEB=18080 REDIS=16379 IPERF=15201 PROM=19877 DNS=15353
 PORTS="$WEB,$REDIS,$IPERF"
 IV=10		# seconds per interval: each run is stopped before the first ends
 log() { printf 'examples: %s\n' "$*" >&2; }
@@ -62,6 +62,8 @@ command -v iperf3 >/dev/null || need+=(iperf3)
 command -v curl >/dev/null || need+=(curl)
 command -v script >/dev/null || need+=(bsdutils)
 command -v ss >/dev/null || need+=(iproute2)
+command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+command -v dig >/dev/null || need+=(bind9-dnsutils)
 if [ ${#need[@]} -gt 0 ]; then
 	log "installing ${need[*]}"
 	if [ ! -e /usr/sbin/policy-rc.d ]; then	# no service starts on install
@@ -84,7 +86,7 @@ if [ -z "${BCCFLOW:-}" ]; then
 fi
 [ -x "$BCCFLOW" ] || die "no bccflow binary at $BCCFLOW"
 
-for p in $WEB $REDIS $IPERF $PROM; do
+for p in $WEB $REDIS $IPERF $PROM $DNS; do
 	[ -z "$(ss -Hltn "sport = :$p")" ] || die "port $p is in use"
 done
 
@@ -127,9 +129,15 @@ redis-server --bind 127.0.0.1 --port $REDIS --save '' --appendonly no \
 pids+=($!)
 iperf3 -s -B 127.0.0.1 -p $IPERF </dev/null >"$tmp/iperf3.out" 2>&1 &
 pids+=($!)
+# a DNS server for dig: answers one made-up name from its own config
+/usr/sbin/dnsmasq -k -C /dev/null --port $DNS --listen-address 127.0.0.1 --bind-interfaces \
+	--no-resolv --no-hosts --pid-file= --user=root --address=/bccflow.example/192.0.2.7 \
+	</dev/null >"$tmp/dnsmasq.out" 2>&1 &
+pids+=($!)
 wait_port $WEB
 wait_port $REDIS
 wait_port $IPERF
+wait_port $DNS
 
 # nginx in a cgroup named as Docker names a container's, redis-server in one
 # named as systemd names a service: what bccflow shows of containers and
@@ -162,10 +170,19 @@ traffic() {
 	[ "$bad" -eq 0 ] || die "a traffic program failed"
 }
 
+# Three DNS queries with dig against dnsmasq (UDP), one process each.
+dns_traffic() {
+	local q
+	for q in www mail ns; do
+		timeout 10 dig @127.0.0.1 -p $DNS +noedns +tries=1 +time=2 "$q.bccflow.example" A \
+			>/dev/null || die "dig failed"
+	done
+}
+
 # wait_started ERRFILE PID: until bccflow says it is counting (60 s)
 wait_started() {
 	for _ in $(seq 600); do
-		grep -q '^bccflow: counting TCP bytes' "$1" && return 0
+		grep -q '^bccflow: counting .* bytes with' "$1" && return 0
 		kill -0 "$2" 2>/dev/null || die "bccflow exited before counting: $(cat "$1")"
 		sleep 0.1
 	done
@@ -178,7 +195,7 @@ wait_started() {
 # capture holds all the traffic in one interval, however slow the machine.
 run_until_traffic_ends() {
 	wait_started "$tmp/err" "$2"
-	traffic
+	"${TRAFFIC:-traffic}"
 	sleep 0.2
 	kill -TERM "$(cat "$1")"
 	local rc=0
@@ -293,6 +310,21 @@ cat <<EOF
 EOF
 capture --by comm --rate --units auto -C --port $PORTS $IV
 fence; cmd --by comm --rate --units auto -C --port $PORTS $IV; cat "$tmp/out"; fence
+
+cat <<EOF
+
+## UDP: dig against dnsmasq
+
+Three \`dig @127.0.0.1 -p $DNS +noedns NAME A\` queries against dnsmasq
+$(ver dnsmasq-base) (\`--port $DNS --address=/bccflow.example/192.0.2.7\`),
+each dig its own process. Each query and answer is one datagram; dnsmasq's
+one socket has a flow per client:
+
+EOF
+TRAFFIC=dns_traffic capture --proto udp -C --port $DNS $IV
+fence; cmd --proto udp -C --port $DNS $IV; cat "$tmp/out"; fence
+TRAFFIC=dns_traffic capture --proto udp --json --port $DNS $IV
+fence; cmd --proto udp --json --port $DNS $IV; cat "$tmp/out"; fence
 
 cat <<EOF
 
