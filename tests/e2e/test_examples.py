@@ -117,7 +117,8 @@ def shape(text):
             add(line)
         else:
             add("text" if line.strip() else "blank")
-    tokens.append("comms: " + " ".join(sorted(comms)))
+    # digits in a name are no part of it: dig's thread is isc-net-0000 or -0001
+    tokens.append("comms: " + " ".join(sorted({NUM.sub("N", c) for c in comms})))
     return tokens
 
 
