@@ -245,7 +245,8 @@ Captured on $PRETTY_NAME, Linux $(uname -r), BCC $(ver libbpfcc), with
 \`$("$BCCFLOW" --version)\` and Debian's own programs making the traffic over
 loopback: nginx $(ver nginx-light) serving files to curl $(ver curl), redis-server
 $(ver redis-server) driven by redis-benchmark, iperf3 $(ver iperf3) client and
-server. During every capture the script runs these four at once:
+server, and dnsmasq $(ver dnsmasq-base) answering dig $(ver bind9-dnsutils) for the
+UDP section. During every capture the script runs these four at once:
 
 - \`curl http://127.0.0.1:$WEB/1m.bin\` (1 MiB) and \`curl -g http://[::1]:$WEB/256k.bin\` (256 KiB), each its own connection to nginx;
 - \`redis-benchmark -h 127.0.0.1 -p $REDIS -c 1 -n 500 -t set -d 100 -q\`;
@@ -316,8 +317,8 @@ cat <<EOF
 ## UDP: dig against dnsmasq
 
 Three \`dig @127.0.0.1 -p $DNS +noedns NAME A\` queries against dnsmasq
-$(ver dnsmasq-base) (\`--port $DNS --address=/bccflow.example/192.0.2.7\`),
-each dig its own process. Each query and answer is one datagram; dnsmasq's
+(\`--port $DNS --address=/bccflow.example/192.0.2.7\`), each dig its own
+process. Each query and answer is one datagram; dnsmasq's
 one socket has a flow per client:
 
 EOF
