@@ -46,6 +46,9 @@ struct interval {
 	__u64 marks_lost;			/* close marks that did not fit */
 	size_t tracked;			/* flows in the table after eviction */
 	__u64 collect_us;		/* time spent reading and aggregating the maps */
+	/* our own cost this interval (selfcost.h; the monitor fills them) */
+	__u64 bpf_run_ns, bpf_runs;	/* our BPF programs' run time and runs */
+	__u64 cpu_ns;			/* this process's CPU */
 	size_t evicted;
 };
 

@@ -328,8 +328,9 @@ static void status_line(FILE *out, const struct report *r, const struct screen *
 	format_amount(rx, sizeof(rx), per_second(r->rx_bytes, r->elapsed_s), UNITS_AUTO);
 	format_amount(tx, sizeof(tx), per_second(r->tx_bytes, r->elapsed_s), UNITS_AUTO);
 	fprintf(out, "bccflow %s  attach %s  flows %zu (tracked %zu)  dropped %llu  rx %s/s  "
-		"tx %s/s\n\n", when, scr->attach, r->iv->nrows, r->iv->tracked,
-		(unsigned long long)r->iv->dropped, rx, tx);
+		"tx %s/s  cost bpf %.1f ms cpu %.1f ms\n\n", when, scr->attach, r->iv->nrows,
+		r->iv->tracked, (unsigned long long)r->iv->dropped, rx, tx,
+		(double)r->iv->bpf_run_ns / 1e6, (double)r->iv->cpu_ns / 1e6);
 }
 
 void format_table(FILE *out, const struct report *r, const struct options *o,
@@ -453,12 +454,14 @@ void format_json(FILE *out, const struct report *r, double ts, const struct opti
 	}
 	fprintf(out, "{\"type\":\"interval\",\"interval\":%lu,\"ts\":%.3f,\"flows\":%zu,"
 		"\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"dropped\":%llu,\"dropped_bytes\":%llu,"
-		"\"tracked\":%zu,\"evicted\":%zu,\"events\":%llu,\"collect_us\":%llu}\n",
+		"\"tracked\":%zu,\"evicted\":%zu,\"events\":%llu,\"collect_us\":%llu,"
+		"\"bpf_run_ns\":%llu,\"bpf_runs\":%llu,\"cpu_ns\":%llu}\n",
 		iv->index, ts, iv->nrows,
 		(unsigned long long)iv->rx_bytes, (unsigned long long)iv->tx_bytes,
 		(unsigned long long)iv->dropped, (unsigned long long)iv->dropped_bytes,
 		iv->tracked, iv->evicted, (unsigned long long)iv->events,
-		(unsigned long long)iv->collect_us);
+		(unsigned long long)iv->collect_us, (unsigned long long)iv->bpf_run_ns,
+		(unsigned long long)iv->bpf_runs, (unsigned long long)iv->cpu_ns);
 }
 
 /* RFC 4180 quoting when needed; control bytes become '?'. */

@@ -14,6 +14,7 @@
 #include "monitor.h"
 #include "opts.h"
 #include "probe_text.h"
+#include "selfcost.h"
 #include "prom.h"
 
 #define EXIT_USAGE 2
@@ -63,14 +64,21 @@ static int run(const struct options *o, const char *src, int cgroup_fd,
 		rc = EXIT_FAILURE;
 		break;
 	case ATTACH_LOADED: {
-		char hooks[512];
+		char hooks[512], why[128];
+		struct selfcost cost;
 
+		/* before "counting": every run the monitor reports is timed */
+		selfcost_start(&cost, &l, why, sizeof(why));
+		if (*why)
+			fprintf(stderr, "bccflow: warning: no BPF run-time statistics (%s): "
+				"bpf_run_ns and bpf_runs stay 0\n", why);
 		loader_describe(&l, hooks, sizeof(hooks));
 		fprintf(stderr, "bccflow: counting %s bytes with %s (%s)%s\n",
 			o->proto == FLOW_PROTO_TCP ? "TCP" : o->proto == FLOW_PROTO_UDP ? "UDP" :
 			"TCP and UDP", backend_name(l.backend), hooks,
 			o->output == OUTPUT_TABLE ? "; Ctrl-C to stop" : "");
-		rc = exiting ? EXIT_SUCCESS : monitor_run(o, &l, prom);
+		rc = exiting ? EXIT_SUCCESS : monitor_run(o, &l, &cost, prom);
+		selfcost_stop(&cost);
 		loader_close(&l);
 		break;
 	}

@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "monitor.h"
 #include "report.h"
+#include "selfcost.h"
 
 volatile sig_atomic_t exiting;
 
@@ -71,6 +72,8 @@ struct monitor {
 	struct cgroup_names names;
 	struct screen scr;
 	struct metrics_totals totals;
+	const struct selfcost *cost;
+	struct selfcost_sample cost_prev;
 };
 
 static double now_epoch(void)
@@ -170,10 +173,25 @@ static int report(struct monitor *m, const struct interval *iv, double elapsed_s
 	m->totals.events += iv->events;
 	m->totals.dropped += iv->dropped;
 	m->totals.dropped_bytes += iv->dropped_bytes;
+	m->totals.bpf_run_ns += iv->bpf_run_ns;
+	m->totals.bpf_runs += iv->bpf_runs;
+	m->totals.cpu_ns += iv->cpu_ns;
 	if (m->prom)
 		err = metrics_publish(m->prom, &m->rep, iv, &m->totals,
 				      backend_name(m->l->backend), o);
 	return err;
+}
+
+/* Our own cost since the last interval (the formatting of the last report included). */
+static void measure_cost(struct monitor *m, struct interval *iv)
+{
+	struct selfcost_sample now;
+
+	selfcost_read(m->cost, &now);
+	iv->bpf_run_ns = now.bpf_run_ns - m->cost_prev.bpf_run_ns;
+	iv->bpf_runs = now.bpf_runs - m->cost_prev.bpf_runs;
+	iv->cpu_ns = now.cpu_ns - m->cost_prev.cpu_ns;
+	m->cost_prev = now;
 }
 
 /* One interval: collect, report, forget evicted flows. */
@@ -185,6 +203,7 @@ static enum step one_interval(struct monitor *m, double elapsed_s)
 	enum step s;
 
 	iv.collect_us = mono_us() - t0;
+	measure_cost(m, &iv);
 	if (err) {
 		fprintf(stderr, "bccflow: cannot read the flow tables: %s\n", strerror(-err));
 		return STEP_FAILED;
@@ -253,9 +272,10 @@ static void open_cgroup_paths(struct monitor *m)
 	m->have_paths = true;
 }
 
-int monitor_run(const struct options *o, const struct loaded *l, struct prom_server *prom)
+int monitor_run(const struct options *o, const struct loaded *l, const struct selfcost *cost,
+		struct prom_server *prom)
 {
-	struct monitor m = { .o = o, .l = l, .prom = prom };
+	struct monitor m = { .o = o, .l = l, .prom = prom, .cost = cost };
 	struct drain_fds fds = { l->flows_fd, l->socks_fd, l->closed_fd, l->tuples_fd, l->stats_fd,
 				 l->cgroup_gone_fd };
 	enum step s = STEP_FAILED;
@@ -278,6 +298,9 @@ int monitor_run(const struct options *o, const struct loaded *l, struct prom_ser
 		goto out;
 	}
 	m.ops = drain_ops(&m.d);
+	/* CPU from here on (not the compile); BPF runs since the statistics went on */
+	selfcost_read(cost, &m.cost_prev);
+	m.cost_prev.bpf_run_ns = m.cost_prev.bpf_runs = 0;
 	s = start_output(&m);
 	if (s == STEP_ON)
 		s = loop(&m);

@@ -9,6 +9,7 @@
 #include "opts.h"
 
 struct prom_server;
+struct selfcost;
 
 /*
  * Set by SIGINT/SIGTERM: end after reporting the current partial interval.
@@ -22,10 +23,12 @@ extern volatile sig_atomic_t exiting;
 void monitor_setup_signals(void);
 
 /*
- * Reports until count or a signal; prom (may be NULL) gets the metrics.
+ * Reports until count or a signal; prom (may be NULL) gets the metrics,
+ * cost (started by the caller) says what bccflow itself costs.
  * EXIT_SUCCESS on a normal end (count reached, signal, reader gone);
  * EXIT_FAILURE when something failed (said on stderr).
  */
-int monitor_run(const struct options *o, const struct loaded *l, struct prom_server *prom);
+int monitor_run(const struct options *o, const struct loaded *l, const struct selfcost *cost,
+		struct prom_server *prom);
 
 #endif

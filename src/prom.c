@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,9 +35,18 @@
 #include <microhttpd.h>
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-#define LISTEN_BACKLOG 64
-#define CONN_LIMIT 64		/* concurrent scrapers; more are refused */
-#define CONN_TIMEOUT_S 30	/* idle or stuck clients are dropped */
+#define LISTEN_BACKLOG 512
+/*
+ * Clients that never finish a request must not keep a scraper out: there is
+ * room for thousands of them (as many as descriptors allow, up to
+ * CONN_LIMIT_MAX), each is dropped after CONN_TIMEOUT_S without a byte, and
+ * a request header larger than CONN_MEMORY is refused (431).
+ */
+#define CONN_LIMIT_MAX 4096
+#define CONN_LIMIT_MIN 64
+#define CONN_TIMEOUT_S 10
+#define CONN_MEMORY (16u << 10)
+#define FD_RESERVE 256		/* descriptors left for everything else */
 
 /* ---- the HTTP server ----------------------------------------------------- */
 
@@ -228,6 +238,29 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * How many clients may be connected at once: raises the soft limit on open
+ * files (up to the hard one) to make room for CONN_LIMIT_MAX of them.
+ */
+static unsigned conn_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = CONN_LIMIT_MAX + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return CONN_LIMIT_MIN;
+	if (rl.rlim_cur < want) {
+		struct rlimit up = { want < rl.rlim_max ? want : rl.rlim_max, rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	if (rl.rlim_cur < CONN_LIMIT_MIN + FD_RESERVE)
+		return CONN_LIMIT_MIN;
+	return rl.rlim_cur - FD_RESERVE < CONN_LIMIT_MAX ? (unsigned)(rl.rlim_cur - FD_RESERVE) :
+							    CONN_LIMIT_MAX;
+}
+
 /* A listening socket bound to exactly ss, or -1 with the reason in err. */
 static int listen_socket(const struct sockaddr_storage *ss, socklen_t sslen, const char *addr,
 			 char *err, size_t errlen)
@@ -292,7 +325,8 @@ struct prom_server *prom_start(const struct sockaddr_storage *ss, socklen_t ssle
 		goto fail;
 	fstat(fd, &before);
 
-	flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	/* epoll: thousands of clients; select() could not watch past 1024 descriptors */
+	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	if (ss->ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/*
@@ -304,8 +338,9 @@ struct prom_server *prom_start(const struct sockaddr_storage *ss, socklen_t ssle
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
 				       MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv,	/* first */
 				       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-				       MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+				       MHD_OPTION_CONNECTION_LIMIT, conn_limit(),
 				       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+				       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 				       MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_mutex_lock(&srv->mu);

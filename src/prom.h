@@ -35,6 +35,8 @@ struct prom_self {
 	__u64 intervals;		/* counter: intervals collected */
 	__u64 bpf_events;		/* counter: events counted by the probes */
 	__u64 series_limited;		/* gauge: groups folded into the "other" series */
+	__u64 bpf_run_ns, bpf_runs;	/* counters: our BPF programs' run time, runs */
+	__u64 cpu_ns;			/* counter: bccflow's own CPU time */
 	const char *attach;		/* info label: backend in use */
 	const char *version;
 };

@@ -75,6 +75,14 @@ static void put_scalar(FILE *out, const char *name, const char *type, const char
 	put_sample(out, name, NULL, 0, v);
 }
 
+/* A counter of seconds, kept in nanoseconds. */
+static void put_seconds(FILE *out, const char *name, const char *help, __u64 ns)
+{
+	put_family(out, name, "counter", help);
+	fprintf(out, "%s %" PRIu64 ".%09" PRIu64 "\n", name, (uint64_t)ns / 1000000000u,
+		(uint64_t)ns % 1000000000u);
+}
+
 static void put_self(FILE *out, const struct prom_self *self)
 {
 	struct prom_label info[2] = {
@@ -94,6 +102,13 @@ static void put_self(FILE *out, const struct prom_self *self)
 		   "Intervals collected since bccflow started.", self->intervals);
 	put_scalar(out, "bccflow_bpf_events_total", "counter",
 		   "Send and receive events counted by the BPF probes.", self->bpf_events);
+	put_seconds(out, "bccflow_bpf_run_seconds_total",
+		    "Run time of bccflow's BPF programs (kernel BPF statistics, on while bccflow "
+		    "runs; the hooks' own dispatch is not in it).", self->bpf_run_ns);
+	put_scalar(out, "bccflow_bpf_runs_total", "counter",
+		   "Runs of bccflow's BPF programs.", self->bpf_runs);
+	put_seconds(out, "bccflow_cpu_seconds_total",
+		    "CPU time (user and system) of the bccflow process.", self->cpu_ns);
 	put_scalar(out, "bccflow_series_limited", "gauge",
 		   "Groups folded into the \"other\" series because of --max-series.",
 		   self->series_limited);

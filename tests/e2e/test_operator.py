@@ -235,6 +235,28 @@ class Aggregation(E2ETest):
 
 
 class Output(E2ETest):
+    def test_own_cost_reported(self):
+        """Each interval says what bccflow itself cost: its BPF programs' run
+        time and runs (the kernel's statistics, on only while it runs) and
+        its own CPU."""
+        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+            before = f.read().strip()
+        m = Monitor("1")
+        cli, srv = names()
+        gen(cli, srv, "--tx", 200000, "--rx", 3000)
+        time.sleep(1.2)
+        self.assertEqual(m.stop(), 0, m.err)
+        ivs = m.records("interval")
+        self.assertTrue(all(iv["bpf_runs"] >= iv["events"] for iv in ivs), ivs)
+        busy = [iv for iv in ivs if iv["events"]]
+        self.assertTrue(busy)
+        for iv in busy:
+            self.assertGreater(iv["bpf_run_ns"], iv["bpf_runs"], iv)  # at least 1 ns a run
+            self.assertLess(iv["bpf_run_ns"], 100000 * iv["bpf_runs"], iv)  # < 100 us a run
+        self.assertTrue(any(iv["cpu_ns"] > 0 for iv in ivs))
+        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+            self.assertEqual(f.read().strip(), before, "statistics left as they were")
+
     def test_csv_exact(self):
         m = Monitor("--csv", "1", json_mode=False)
         cli, srv = names()

@@ -14,6 +14,7 @@ started one it is stopped and disabled.
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -378,12 +379,19 @@ class PromTest(E2ETest):
                  "bccflow_flows_tracked": "gauge", "bccflow_dropped_events_total": "counter",
                  "bccflow_dropped_bytes_total": "counter", "bccflow_intervals_total": "counter",
                  "bccflow_bpf_events_total": "counter", "bccflow_series_limited": "gauge",
+                 "bccflow_bpf_run_seconds_total": "counter", "bccflow_bpf_runs_total": "counter",
+                 "bccflow_cpu_seconds_total": "counter",
                  "bccflow_info": "gauge"}
         for name, t in types.items():
             self.assertIn(name, meta, "no metadata for %s" % name)
             self.assertEqual(meta[name][0]["type"], t, name)
             self.assertTrue(meta[name][0]["help"], name)
         self.assertGreater(p.value('scrape_samples_scraped{job="bccflow"}'), 0)
+        # our own cost: the programs ran, and took time; bccflow used CPU
+        self.assertGreater(p.value("bccflow_bpf_runs_total"), 0)
+        # (seconds are not whole: compared as whole nanoseconds)
+        self.assertGreater(p.value("round(bccflow_bpf_run_seconds_total * 1e9) > 0"), 0)
+        self.assertGreater(p.value("round(bccflow_cpu_seconds_total * 1e9) > 0"), 0)
 
 
 class PrometheusScrape(PromTest):
@@ -588,6 +596,46 @@ class ListenOption(E2ETest):
         finally:
             self.assertEqual(m.stop(), 0, "\n".join(m.err))
 
+    def test_stuck_clients_do_not_starve_scrapes(self):
+        """1,000 connections that never finish a request: a scrape still answers
+        within a second; a malformed request gets 400 and an oversized header
+        431, without a line on stderr."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        port = free_port()
+        url = "http://127.0.0.1:%d/metrics" % port
+        m = Monitor("--listen", "127.0.0.1:%d" % port, "1", json_mode=False)
+        stuck = []
+        try:
+            deadline = time.time() + 30
+            while "bccflow_info" not in http_get(url)[2]:  # the first interval's exposition
+                self.assertLess(time.time(), deadline, "no exposition on %s" % url)
+                time.sleep(0.2)
+            for _ in range(1000):
+                c = socket.create_connection(("127.0.0.1", port), timeout=5)
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # and no more
+                stuck.append(c)
+            worst = 0.0
+            for _ in range(10):
+                t0 = time.monotonic()
+                status, _, body = http_get(url, timeout=5)
+                worst = max(worst, time.monotonic() - t0)
+                self.assertEqual(status, 200)
+                self.assertIn("bccflow_info", body)
+            self.assertLess(worst, 1.0, "a scrape took %.2f s beside 1,000 stuck clients" % worst)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHo st\r\n\r\n")
+                self.assertIn(b" 400 ", c.recv(4096).split(b"\r\n")[0] + b" ")
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 +
+                          b"\r\n\r\n")
+                self.assertRegex(c.recv(4096).split(b"\r\n")[0], rb" 4(31|13) ")
+        finally:
+            for c in stuck:
+                c.close()
+            self.assertEqual(m.stop(), 0, "\n".join(m.err))
+        self.assertEqual([l for l in m.err if "metrics server" in l], [])
 
 if __name__ == "__main__":
     unittest.main()

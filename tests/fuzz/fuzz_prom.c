@@ -117,8 +117,18 @@ static void prom_line(const char *line, size_t n, void *arg)
 	CHECK(p < end && *p == ' ', "no value in: %.*s", (int)n, line);
 	p++;
 	CHECK(p < end, "no value in: %.*s", (int)n, line);
-	for (const char *q = p; q < end; q++)
-		CHECK(*q >= '0' && *q <= '9', "value not a whole number: %.*s", (int)n, line);
+	{
+		/* seconds counters have nine decimals; every other value is whole */
+		bool secs = p - 1 - line > 14 && !memcmp(p - 1 - 14, "_seconds_total", 14);
+		int dots = 0;
+
+		for (const char *q = p; q < end; q++) {
+			dots += *q == '.';
+			CHECK((*q >= '0' && *q <= '9') || (secs && *q == '.' && dots == 1 && q > p &&
+							     end - q == 10),
+			      "value not a number of its kind: %.*s", (int)n, line);
+		}
+	}
 
 	/* the per-series families come first, in series order: rx, then tx */
 	if (!strncmp(name, "bccflow_rx_bytes_total", 22) ||

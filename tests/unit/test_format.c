@@ -669,7 +669,8 @@ static void test_json_interval_empty(void **state)
 	assert_string_equal(text,
 			    "{\"type\":\"interval\",\"interval\":1,\"ts\":1700000000.000,"
 			    "\"flows\":0,\"rx_bytes\":0,\"tx_bytes\":0,\"dropped\":0,"
-			    "\"dropped_bytes\":0,\"tracked\":0,\"evicted\":0,\"events\":0,\"collect_us\":0}\n");
+			    "\"dropped_bytes\":0,\"tracked\":0,\"evicted\":0,\"events\":0,\"collect_us\":0,"
+			    "\"bpf_run_ns\":0,\"bpf_runs\":0,\"cpu_ns\":0}\n");
 	free(text);
 }
 
@@ -694,6 +695,9 @@ static void test_json_interval_every_field(void **state)
 	iv.tracked = 17;
 	iv.evicted = 2;
 	iv.events = 55;
+	iv.bpf_run_ns = 123456;
+	iv.bpf_runs = 60;
+	iv.cpu_ns = 7000000;
 	text = json_interval(&iv, 1700000000.25, &o);
 	assert_int_equal(count_lines(text), 3);
 	assert_string_equal(line_at(text, 0),
@@ -712,7 +716,8 @@ static void test_json_interval_every_field(void **state)
 	assert_string_equal(line_at(text, 2),
 			    "{\"type\":\"interval\",\"interval\":3,\"ts\":1700000000.250,"
 			    "\"flows\":2,\"rx_bytes\":1543,\"tx_bytes\":512,\"dropped\":4,"
-			    "\"dropped_bytes\":9000,\"tracked\":17,\"evicted\":2,\"events\":55,\"collect_us\":0}");
+			    "\"dropped_bytes\":9000,\"tracked\":17,\"evicted\":2,\"events\":55,\"collect_us\":0,"
+			    "\"bpf_run_ns\":123456,\"bpf_runs\":60,\"cpu_ns\":7000000}");
 	free(text);
 }
 

@@ -35,6 +35,9 @@ static const struct prom_self SELF = {
 	.intervals = 6,
 	.bpf_events = 77,
 	.series_limited = 8,
+	.bpf_run_ns = 1234567890123ULL,
+	.bpf_runs = 99,
+	.cpu_ns = 5000000,
 	.attach = "kprobe",
 	.version = "0.1.0",
 };
@@ -59,6 +62,16 @@ static const struct prom_self SELF = {
 	"# HELP bccflow_bpf_events_total Send and receive events counted by the BPF probes.\n" \
 	"# TYPE bccflow_bpf_events_total counter\n"                                            \
 	"bccflow_bpf_events_total 77\n"                                                        \
+	"# HELP bccflow_bpf_run_seconds_total Run time of bccflow's BPF programs (kernel BPF " \
+	"statistics, on while bccflow runs; the hooks' own dispatch is not in it).\n"          \
+	"# TYPE bccflow_bpf_run_seconds_total counter\n"                                       \
+	"bccflow_bpf_run_seconds_total 1234.567890123\n"                                       \
+	"# HELP bccflow_bpf_runs_total Runs of bccflow's BPF programs.\n"                      \
+	"# TYPE bccflow_bpf_runs_total counter\n"                                              \
+	"bccflow_bpf_runs_total 99\n"                                                          \
+	"# HELP bccflow_cpu_seconds_total CPU time (user and system) of the bccflow process.\n" \
+	"# TYPE bccflow_cpu_seconds_total counter\n"                                           \
+	"bccflow_cpu_seconds_total 0.005000000\n"                                              \
 	"# HELP bccflow_series_limited Groups folded into the \"other\" series because of "    \
 	"--max-series.\n"                                                                      \
 	"# TYPE bccflow_series_limited gauge\n"                                                \
@@ -250,8 +263,8 @@ static void test_render_big(void **state)
 	assert_non_null(t);
 	assert_int_equal(len, strlen(t));
 	assert_true(len > 500000);
-	/* 2 families of N samples + 2 heads each, 7 self families of 3 lines */
-	assert_int_equal(count_lines(t), 2 * (N + 2) + 7 * 3);
+	/* 2 families of N samples + 2 heads each, 10 self families of 3 lines */
+	assert_int_equal(count_lines(t), 2 * (N + 2) + 10 * 3);
 	assert_int_equal(t[len - 1], '\n');
 	snprintf(want, sizeof(want), "\nbccflow_rx_bytes_total{comm=\"process-09999\"} %llu\n",
 		 9999ull * 1000003u);
