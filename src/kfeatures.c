@@ -117,7 +117,6 @@ static bool release_before(int major, int minor)
 
 void features_detect(struct kfeatures *f)
 {
-	char why[256];
 	int n;
 
 	memset(f, 0, sizeof(*f));
@@ -133,8 +132,8 @@ void features_detect(struct kfeatures *f)
 	f->fexit_err = f->btf ? kbtf_fexit_probe(f->btf, "tcp_sendmsg") : -ENOENT;
 	f->tp_cgroup_rmdir = *f->tracefs && tp_has_field(f->tracefs, "cgroup/cgroup_rmdir",
 							 "field:u64 id;");
-	if (cgroup2_mount_find("/proc/self/mountinfo", f->cgroup2, sizeof(f->cgroup2), why,
-			       sizeof(why)))
+	if (cgroup2_mount_find("/proc/self/mountinfo", f->cgroup2, sizeof(f->cgroup2),
+			       f->cgroup2_why, sizeof(f->cgroup2_why)))
 		f->cgroup2[0] = '\0';
 	f->sk_protocol_off = -1;
 	f->net_inum_off = -1;

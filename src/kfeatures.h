@@ -41,7 +41,8 @@ struct kfeatures {
 	long sk_protocol_off;		/* struct sock.sk_protocol from BTF, or -1 */
 	long net_inum_off;		/* struct net.ns.inum from BTF, or -1 */
 	bool tp_cgroup_rmdir;		/* cgroup:cgroup_rmdir with a 64-bit id (5.5+) */
-	char cgroup2[PATH_MAX];		/* the cgroup2 mount, for cgroup hooks; "" if none */
+	char cgroup2[PATH_MAX];		/* the cgroup2 mount, for cgroup hooks and paths; "" if none */
+	char cgroup2_why[256];		/* why cgroup2 is "" */
 };
 
 /* Needs root for the tracefs mount and the fexit test load. */

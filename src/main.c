@@ -77,7 +77,7 @@ static int run(const struct options *o, const char *src, int cgroup_fd,
 			o->proto == FLOW_PROTO_TCP ? "TCP" : o->proto == FLOW_PROTO_UDP ? "UDP" :
 			"TCP and UDP", backend_name(l.backend), hooks,
 			o->output == OUTPUT_TABLE ? "; Ctrl-C to stop" : "");
-		rc = exiting ? EXIT_SUCCESS : monitor_run(o, &l, &cost, prom);
+		rc = exiting ? EXIT_SUCCESS : monitor_run(o, &l, &f, &cost, prom);
 		selfcost_stop(&cost);
 		loader_close(&l);
 		break;

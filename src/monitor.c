@@ -13,6 +13,7 @@
 #include "collect.h"
 #include "drain.h"
 #include "format.h"
+#include "kfeatures.h"
 #include "metrics.h"
 #include "monitor.h"
 #include "report.h"
@@ -259,12 +260,12 @@ static enum step start_output(struct monitor *m)
  * cgroup ids as paths need the cgroup2 mount; without one, the cgroup and
  * container fields stay empty, which is said once.
  */
-static void open_cgroup_paths(struct monitor *m)
+static void open_cgroup_paths(struct monitor *m, const struct kfeatures *f)
 {
-	char dir[4096], err[512];
+	char err[512];
 
-	if (cgroup2_mount_find("/proc/self/mountinfo", dir, sizeof(dir), err, sizeof(err)) ||
-	    cgroup_paths_init(&m->paths, dir, NULL, err, sizeof(err))) {
+	snprintf(err, sizeof(err), "%s", f->cgroup2_why);	/* found at detection */
+	if (!*f->cgroup2 || cgroup_paths_init(&m->paths, f->cgroup2, NULL, err, sizeof(err))) {
 		fprintf(stderr, "bccflow: warning: %s: cgroup and container fields stay empty\n",
 			err);
 		return;
@@ -272,8 +273,8 @@ static void open_cgroup_paths(struct monitor *m)
 	m->have_paths = true;
 }
 
-int monitor_run(const struct options *o, const struct loaded *l, const struct selfcost *cost,
-		struct prom_server *prom)
+int monitor_run(const struct options *o, const struct loaded *l, const struct kfeatures *f,
+		const struct selfcost *cost, struct prom_server *prom)
 {
 	struct monitor m = { .o = o, .l = l, .prom = prom, .cost = cost };
 	struct drain_fds fds = { l->flows_fd, l->socks_fd, l->closed_fd, l->tuples_fd, l->stats_fd,
@@ -289,7 +290,7 @@ int monitor_run(const struct options *o, const struct loaded *l, const struct se
 	if (!err)
 		err = reporter_init(&m.rep, o);
 	if (!err) {
-		open_cgroup_paths(&m);
+		open_cgroup_paths(&m, f);
 		err = cgroup_names_init(&m.names, m.have_paths ? &m.paths : NULL,
 					drain_cgroup_gone, &m.d, NULL);
 	}

@@ -24,11 +24,12 @@ void monitor_setup_signals(void);
 
 /*
  * Reports until count or a signal; prom (may be NULL) gets the metrics,
- * cost (started by the caller) says what bccflow itself costs.
+ * cost (started by the caller) says what bccflow itself costs; f gives the
+ * cgroup2 mount that cgroup ids are resolved in.
  * EXIT_SUCCESS on a normal end (count reached, signal, reader gone);
  * EXIT_FAILURE when something failed (said on stderr).
  */
-int monitor_run(const struct options *o, const struct loaded *l, const struct selfcost *cost,
-		struct prom_server *prom);
+int monitor_run(const struct options *o, const struct loaded *l, const struct kfeatures *f,
+		const struct selfcost *cost, struct prom_server *prom);
 
 #endif
