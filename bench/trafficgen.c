@@ -219,6 +219,19 @@ static int recv_exact(int fd, char *buf, size_t len, struct tally *t)
 	return 1;
 }
 
+/* A server's end: its tally to the client over the pipe, then exit (closing its socket). */
+static void report_and_exit(struct tally *t, struct slicer *sl, uint64_t c0, uint64_t w0, int rc,
+			    int report_fd)
+{
+	slicer_done(sl, t);
+	t->cpu_ns = cpu_ns() - c0;
+	t->wall_ns = mono_ns() - w0;
+	t->err = rc < 0 ? -rc : 0;
+	if (write(report_fd, t, sizeof(*t)) != (ssize_t)sizeof(*t))
+		die("report");
+	exit(0);
+}
+
 static void set_nodelay(int fd)
 {
 	int one = 1;
@@ -268,14 +281,7 @@ static void server(int lfd, const struct shape *s, int report_fd, const char *co
 			slicer_tick(&sl, mono_ns(), t.recv_calls);
 		}
 	}
-	slicer_done(&sl, &t);
-	t.cpu_ns = cpu_ns() - c0;
-	t.wall_ns = mono_ns() - w0;
-	t.err = rc < 0 ? -rc : 0;
-	if (write(report_fd, &t, sizeof(t)) != (ssize_t)sizeof(t))
-		die("report");
-	close(fd);
-	exit(0);
+	report_and_exit(&t, &sl, c0, w0, rc, report_fd);
 }
 
 /* One datagram sent (to, or the connected peer) and counted. 0 or -errno. */
@@ -345,13 +351,7 @@ static void udp_server(int fd, const struct shape *s, int report_fd, const char 
 	}
 	if (n < 0)
 		rc = (int)n;
-	slicer_done(&sl, &t);
-	t.cpu_ns = cpu_ns() - c0;
-	t.wall_ns = mono_ns() - w0;
-	t.err = rc < 0 ? -rc : 0;
-	if (write(report_fd, &t, sizeof(t)) != (ssize_t)sizeof(t))
-		die("report");
-	exit(0);
+	report_and_exit(&t, &sl, c0, w0, rc, report_fd);
 }
 
 /* One client operation over UDP: a round trip (U1), or a datagram and, every

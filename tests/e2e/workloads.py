@@ -14,15 +14,7 @@ import os
 import socket
 import sys
 
-
-def drain(s, n):
-    got = 0
-    while got < n:
-        b = s.recv(min(65536, n - got))
-        if not b:
-            raise SystemExit("peer closed early")
-        got += len(b)
-    return got
+from sockpeers import drain
 
 
 def connected(sport=0, cport=0):
