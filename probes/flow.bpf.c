@@ -13,7 +13,7 @@
  * TRACEPOINT} plus MAX_FLOWS (and, for kprobe/fentry, the kernel's
  * tcp_recvmsg flavour and HAVE_TCP_SENDPAGE; for raw tracepoints,
  * OFF_sk_protocol; OFF_net_ns_inum when the kernel has BTF; and
- * HAVE_TP_CGROUP_RMDIR when that tracepoint has a 64-bit id), and
+ * HAVE_TP_CGROUP_DIRS when that tracepoint has a 64-bit id), and
  * BCCFLOW_COUNT_TCP and/or BCCFLOW_COUNT_UDP for what --proto counts.
  *
  * Exactness rules, for every backend:
@@ -557,27 +557,39 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	return 0;
 }
 
-#ifdef HAVE_TP_CGROUP_RMDIR
+#ifdef HAVE_TP_CGROUP_DIRS
 /*
- * A cgroup v2 directory removed: keep its path, which user space cannot
- * ask for any more, for flows it made that are still to be reported. Rare
- * (once per removed cgroup); the table drops its oldest entries when full.
+ * A cgroup v2 directory made or removed: keep its path by id. User space
+ * reads it for a cgroup it cannot name otherwise: one removed before it was
+ * asked for, or one made since its last walk of the tree (once it runs
+ * without privileges it cannot ask the kernel by id). Rare (twice per
+ * cgroup); the table drops its oldest entries when full.
  */
-BPF_TABLE("lru_hash", u64, struct cgroup_gone, cgroup_gone, CGROUP_GONE_MAX);
-BPF_PERCPU_ARRAY(cgroup_gone_buf, struct cgroup_gone, 1);
+BPF_TABLE("lru_hash", u64, struct cgroup_dir, cgroup_dirs, CGROUP_DIRS_MAX);
+BPF_PERCPU_ARRAY(cgroup_dir_buf, struct cgroup_dir, 1);
+
+static __always_inline int note_cgroup_dir(int root, u64 id, const char *path)
+{
+	int zero = 0;
+	struct cgroup_dir *g = cgroup_dir_buf.lookup(&zero);
+
+	if (root != 0 || !g)	/* hierarchy 0 is cgroup v2's */
+		return 0;
+	bpf_probe_read_kernel_str(g->path, sizeof(g->path), path);
+	cgroup_dirs.update(&id, g);
+	return 0;
+}
+
+TRACEPOINT_PROBE(cgroup, cgroup_mkdir)
+{
+	return note_cgroup_dir(args->root, args->id,
+			       (const char *)args + (args->data_loc_path & 0xffff));
+}
 
 TRACEPOINT_PROBE(cgroup, cgroup_rmdir)
 {
-	u64 id = args->id;
-	int zero = 0;
-	struct cgroup_gone *g = cgroup_gone_buf.lookup(&zero);
-
-	if (args->root != 0 || !g)	/* hierarchy 0 is cgroup v2's */
-		return 0;
-	bpf_probe_read_kernel_str(g->path, sizeof(g->path),
-				  (const char *)args + (args->data_loc_path & 0xffff));
-	cgroup_gone.update(&id, g);
-	return 0;
+	return note_cgroup_dir(args->root, args->id,
+			       (const char *)args + (args->data_loc_path & 0xffff));
 }
 #endif
 

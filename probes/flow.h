@@ -92,16 +92,16 @@ struct addr_lpm_key {
 #define ADDR_LPM_TAG_BITS 32
 
 /*
- * A cgroup v2 directory removed while bccflow runs, in the "cgroup_gone"
- * table by id: its path (relative to the cgroup2 root, cut at
- * CGROUP_GONE_PATH_LEN - 1 bytes), which user space can no longer ask the
- * kernel for.
+ * A cgroup v2 directory made or removed while bccflow runs, in the
+ * "cgroup_dirs" table by id: its path (relative to the cgroup2 root, cut at
+ * CGROUP_DIR_PATH_LEN - 1 bytes), for user space to name cgroups it cannot
+ * ask the kernel about: removed ones, and new ones once it has no privileges.
  */
-#define CGROUP_GONE_PATH_LEN 256
-#define CGROUP_GONE_MAX 4096
+#define CGROUP_DIR_PATH_LEN 256
+#define CGROUP_DIRS_MAX 4096
 
-struct cgroup_gone {
-	char path[CGROUP_GONE_PATH_LEN];
+struct cgroup_dir {
+	char path[CGROUP_DIR_PATH_LEN];
 };
 #define ADDR_LPM_MAX_ENTRIES 16	/* 2 x MAX_CIDR_FILTERS */
 

@@ -9,7 +9,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 [ "$(id -u)" -eq 0 ] || { echo "setup: must run as root (try: sudo $0)" >&2; exit 1; }
 
 PKGS=(build-essential cmake pkg-config libbpfcc-dev libbpfcc libbpf-dev libmicrohttpd-dev
-      libcmocka-dev bpftool python3 linux-headers-amd64 iproute2 procps)
+      libyaml-dev libgnutls28-dev libcrypt-dev libcap-dev libcmocka-dev bpftool python3 linux-headers-amd64 iproute2 procps)
 [ "${BCCFLOW_SETUP_EXTRA:-}" ] && read -r -a extra <<<"$BCCFLOW_SETUP_EXTRA" && PKGS+=("${extra[@]}")
 
 missing=()

@@ -27,7 +27,7 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 		.recvmsg_has_nonblock = f->recvmsg_has_nonblock,
 		.sk_protocol_off = f->sk_protocol_off,
 		.net_inum_off = f->net_inum_off,
-		.have_tp_cgroup_rmdir = f->tp_cgroup_rmdir,
+		.have_tp_cgroup_dirs = f->tp_cgroup_dirs,
 		.filter = o,
 	};
 	char err[512];

@@ -45,7 +45,7 @@ static time_t monotonic_now(void)
 	return ts.tv_sec;
 }
 
-int cgroup_names_init(struct cgroup_names *n, struct cgroup_paths *paths, cgroup_gone_fn gone,
+int cgroup_names_init(struct cgroup_names *n, struct cgroup_paths *paths, cgroup_dir_fn gone,
 		      void *gone_ctx, time_t (*now)(void))
 {
 	memset(n, 0, sizeof(*n));
@@ -139,7 +139,7 @@ static void name_set(struct cgroup_names *n, struct cgroup_name *c, const char *
 /* Asks for c's path: the live tree first, then the record of removed cgroups. */
 static void resolve(struct cgroup_names *n, struct cgroup_name *c)
 {
-	char gone[CGROUP_GONE_PATH_LEN];
+	char gone[CGROUP_DIR_PATH_LEN];
 	const char *p = n->paths ? cgroup_paths_lookup(n->paths, c->id) : NULL;
 
 	c->tried = n->now();

@@ -27,12 +27,12 @@ struct cgroup_name {
 	time_t tried;		/* when an unknown path was last asked for */
 };
 
-/* The kernel's path of removed cgroup id (see struct cgroup_gone): 0 or -errno. */
-typedef int (*cgroup_gone_fn)(void *ctx, __u64 id, char *path, size_t len);
+/* The path the kernel recorded for cgroup id at mkdir or rmdir (struct cgroup_dir): 0 or -errno. */
+typedef int (*cgroup_dir_fn)(void *ctx, __u64 id, char *path, size_t len);
 
 struct cgroup_names {
 	struct cgroup_paths *paths;	/* NULL: no cgroup2 mount, no paths */
-	cgroup_gone_fn gone;		/* NULL: no record of removed cgroups */
+	cgroup_dir_fn gone;		/* NULL: no kernel record of cgroup dirs */
 	void *gone_ctx;
 	time_t (*now)(void);		/* monotonic seconds; tests set their own */
 	struct hashtab byid;		/* struct cgroup_name *, by id */
@@ -42,7 +42,7 @@ struct cgroup_names {
 };
 
 /* 0 or -ENOMEM. paths and gone may be NULL; now NULL: the monotonic clock. */
-int cgroup_names_init(struct cgroup_names *n, struct cgroup_paths *paths, cgroup_gone_fn gone,
+int cgroup_names_init(struct cgroup_names *n, struct cgroup_paths *paths, cgroup_dir_fn gone,
 		      void *gone_ctx, time_t (*now)(void));
 void cgroup_names_free(struct cgroup_names *n);
 

@@ -58,7 +58,7 @@ int drain_init(struct drain *d, const struct drain_fds *fds, size_t cap)
 	d->closed_fd = fds->closed;
 	d->tuples_fd = fds->tuples;
 	d->stats_fd = fds->stats;
-	d->cgroup_gone_fd = fds->cgroup_gone;
+	d->cgroup_dirs_fd = fds->cgroup_dirs;
 	d->cap = cap;
 	d->ncpus = possible_cpus();
 	if (d->ncpus < 1)
@@ -243,14 +243,14 @@ static int ops_read_stats(void *ctx, __u64 out[STAT_MAX])
 	return 0;
 }
 
-int drain_cgroup_gone(void *ctx, __u64 id, char *path, size_t len)
+int drain_cgroup_dir(void *ctx, __u64 id, char *path, size_t len)
 {
 	struct drain *d = ctx;
-	struct cgroup_gone g;
+	struct cgroup_dir g;
 
-	if (d->cgroup_gone_fd < 0 || !len)
+	if (d->cgroup_dirs_fd < 0 || !len)
 		return -ENOENT;
-	if (bpf_lookup_elem(d->cgroup_gone_fd, &id, &g))
+	if (bpf_lookup_elem(d->cgroup_dirs_fd, &id, &g))
 		return -errno;
 	snprintf(path, len, "%.*s", (int)sizeof(g.path), g.path);
 	return 0;

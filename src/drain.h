@@ -9,15 +9,15 @@
 #include "collect.h"
 
 /*
- * The probe's map fds; socks, tuples and cgroup_gone may be -1 (a --probe
- * text without them, a kernel without cgroup:cgroup_rmdir).
+ * The probe's map fds; socks, tuples and cgroup_dirs may be -1 (a --probe
+ * text without them, a kernel without the cgroup mkdir/rmdir tracepoints).
  */
 struct drain_fds {
-	int flows, socks, closed, tuples, stats, cgroup_gone;
+	int flows, socks, closed, tuples, stats, cgroup_dirs;
 };
 
 struct drain {
-	int flows_fd, socks_fd, closed_fd, tuples_fd, stats_fd, cgroup_gone_fd;
+	int flows_fd, socks_fd, closed_fd, tuples_fd, stats_fd, cgroup_dirs_fd;
 	size_t cap;			/* the flow table's max_entries */
 	struct flow_key *keys;
 	struct flow_val *vals;
@@ -34,10 +34,10 @@ void drain_free(struct drain *d);
 struct map_ops drain_ops(struct drain *d);
 
 /*
- * The path the kernel recorded for removed cgroup id (a cgroup_gone_fn,
+ * The path the kernel recorded for removed cgroup id (a cgroup_dir_fn,
  * ctx a struct drain): 0, or -ENOENT when it has none.
  */
-int drain_cgroup_gone(void *ctx, __u64 id, char *path, size_t len);
+int drain_cgroup_dir(void *ctx, __u64 id, char *path, size_t len);
 
 /* Number of possible CPUs from a list like "0-3,5" (highest + 1), or -1. */
 int parse_cpu_list(const char *s);

@@ -41,7 +41,8 @@ int hook_attach_type(const struct hook *h)
 
 bool hook_counts_bytes(const struct hook *h)
 {
-	static const char *const support[] = { "sock:inet_sock_set_state", "cgroup:cgroup_rmdir" };
+	static const char *const support[] = { "sock:inet_sock_set_state", "cgroup:cgroup_mkdir",
+					       "cgroup:cgroup_rmdir" };
 
 	if (h->kind == HOOK_CGROUP_SOCK_ADDR || h->kind == HOOK_CGROUP_SOCK)
 		return false;

@@ -38,7 +38,7 @@ bool hook_parse(const char *func, struct hook *h);
 /*
  * Whether h counts bytes, or only supports counting: close marks
  * (sock:inet_sock_set_state, cgroup sock_release), removed cgroups' paths
- * (cgroup:cgroup_rmdir), UDP peers (the cgroup sock_addr hooks).
+ * (cgroup:cgroup_mkdir, cgroup:cgroup_rmdir), UDP peers (the cgroup sock_addr hooks).
  */
 bool hook_counts_bytes(const struct hook *h);
 

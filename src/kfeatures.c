@@ -130,8 +130,10 @@ void features_detect(struct kfeatures *f)
 	f->tp_state = *f->tracefs &&
 		      exists("%s/events/sock/%s/id", f->tracefs, "inet_sock_set_state");
 	f->fexit_err = f->btf ? kbtf_fexit_probe(f->btf, "tcp_sendmsg") : -ENOENT;
-	f->tp_cgroup_rmdir = *f->tracefs && tp_has_field(f->tracefs, "cgroup/cgroup_rmdir",
-							 "field:u64 id;");
+	/* one event class: the two have the same fields */
+	f->tp_cgroup_dirs = *f->tracefs &&
+			    tp_has_field(f->tracefs, "cgroup/cgroup_mkdir", "field:u64 id;") &&
+			    tp_has_field(f->tracefs, "cgroup/cgroup_rmdir", "field:u64 id;");
 	if (cgroup2_mount_find("/proc/self/mountinfo", f->cgroup2, sizeof(f->cgroup2),
 			       f->cgroup2_why, sizeof(f->cgroup2_why)))
 		f->cgroup2[0] = '\0';
@@ -156,12 +158,17 @@ void features_detect(struct kfeatures *f)
 	}
 }
 
+void features_release_tracefs(struct kfeatures *f)
+{
+	if (f->mounted_tracefs && umount2(TRACEFS_MOUNT, MNT_DETACH) == 0)
+		f->mounted_tracefs = false;
+}
+
 void features_cleanup(struct kfeatures *f)
 {
 	kbtf_free(f->btf);
 	f->btf = NULL;
-	if (f->mounted_tracefs && umount2(TRACEFS_MOUNT, MNT_DETACH) == 0)
-		f->mounted_tracefs = false;
+	features_release_tracefs(f);
 }
 
 bool features_backend_usable(const struct kfeatures *f, enum backend b, char *why, size_t len)

@@ -40,13 +40,19 @@ struct kfeatures {
 	bool sk_head_packed;
 	long sk_protocol_off;		/* struct sock.sk_protocol from BTF, or -1 */
 	long net_inum_off;		/* struct net.ns.inum from BTF, or -1 */
-	bool tp_cgroup_rmdir;		/* cgroup:cgroup_rmdir with a 64-bit id (5.5+) */
+	bool tp_cgroup_dirs;		/* cgroup:cgroup_{mk,rm}dir with a 64-bit id (5.5+) */
 	char cgroup2[PATH_MAX];		/* the cgroup2 mount, for cgroup hooks and paths; "" if none */
 	char cgroup2_why[256];		/* why cgroup2 is "" */
 };
 
 /* Needs root for the tracefs mount and the fexit test load. */
 void features_detect(struct kfeatures *f);
+/*
+ * Unmounts tracefs if we mounted it: once attached, nothing needs it (perf
+ * kprobes and tracepoints live as long as their descriptors), and after the
+ * privilege drop nothing could unmount it.
+ */
+void features_release_tracefs(struct kfeatures *f);
 void features_cleanup(struct kfeatures *f);
 
 /* false with the reason in why when backend b cannot run here. */

@@ -238,8 +238,8 @@ static int keep_maps(struct loaded *l, void *mod, char *err, size_t errlen)
 	l->tuples_fd = bpf_table_fd(mod, "tuples") >= 0 ? dup(bpf_table_fd(mod, "tuples")) : -1;
 	l->socks_fd = bpf_table_fd(mod, "socks") >= 0 ? dup(bpf_table_fd(mod, "socks")) : -1;
 	l->stats_fd = dup(bpf_table_fd(mod, "stats"));
-	l->cgroup_gone_fd = bpf_table_fd(mod, "cgroup_gone") >= 0 ?
-			    dup(bpf_table_fd(mod, "cgroup_gone")) : -1;
+	l->cgroup_dirs_fd = bpf_table_fd(mod, "cgroup_dirs") >= 0 ?
+			    dup(bpf_table_fd(mod, "cgroup_dirs")) : -1;
 	if (l->flows_fd < 0 || l->closed_fd < 0 || l->stats_fd < 0) {
 		snprintf(err, errlen, "probe text lacks the flows/closed/stats tables, or dup: %s",
 			 strerror(errno));
@@ -313,7 +313,7 @@ enum loader_status loader_open(struct loaded *l, const char *text, enum backend 
 	memset(l, 0, sizeof(*l));
 	l->backend = b;
 	l->flows_fd = l->closed_fd = l->tuples_fd = l->socks_fd = l->stats_fd = -1;
-	l->cgroup_gone_fd = -1;
+	l->cgroup_dirs_fd = -1;
 	for (int i = 0; i < LOADER_MAX_LINKS; i++)
 		l->links[i].fd = l->links[i].prog_fd = -1;
 
@@ -351,10 +351,10 @@ void loader_close(struct loaded *l)
 		close(l->socks_fd);
 	if (l->stats_fd >= 0)
 		close(l->stats_fd);
-	if (l->cgroup_gone_fd >= 0)
-		close(l->cgroup_gone_fd);
+	if (l->cgroup_dirs_fd >= 0)
+		close(l->cgroup_dirs_fd);
 	l->flows_fd = l->closed_fd = l->tuples_fd = l->socks_fd = l->stats_fd = -1;
-	l->cgroup_gone_fd = -1;
+	l->cgroup_dirs_fd = -1;
 }
 
 void loader_describe(const struct loaded *l, char *out, size_t len)

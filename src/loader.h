@@ -26,7 +26,7 @@ struct loaded {
 	int tuples_fd;		/* -1 when a --probe text has no tuples table */
 	int socks_fd;		/* -1 when a --probe text has no socks table */
 	int stats_fd;
-	int cgroup_gone_fd;	/* -1 without the cgroup:cgroup_rmdir program */
+	int cgroup_dirs_fd;	/* -1 without the cgroup mkdir/rmdir programs */
 	int nlinks;
 	struct link links[LOADER_MAX_LINKS];
 };

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/utsname.h>
 
 #include "attach.h"
 #include "filter_maps.h"
@@ -13,9 +14,11 @@
 #include "loader.h"
 #include "monitor.h"
 #include "opts.h"
+#include "privdrop.h"
 #include "probe_text.h"
 #include "selfcost.h"
 #include "prom.h"
+#include "webconfig.h"
 
 #define EXIT_USAGE 2
 
@@ -32,8 +35,41 @@ static long read_pid_max(void)
 	return v;
 }
 
+/*
+ * Everything root was needed for is done: the monitor goes on as pd's user,
+ * with no capability unless the kernel needs one to read our own maps.
+ * Then the metrics server starts, with that user's thread.
+ */
+static int leave_root(const struct privdrop *pd, struct kfeatures *f, struct prom_server *prom,
+		      const struct web_config *wc)
+{
+	struct utsname u;
+	char err[512];
+	int cap = -1;
+
+	features_release_tracefs(f);
+	if (pd->keep_root)
+		fprintf(stderr, "bccflow: warning: --user %s: staying root with every capability\n",
+			pd->name);
+	else if (!uname(&u))
+		cap = privdrop_needed_cap(u.release, privdrop_read_unpriv_disabled());
+	if (privdrop_apply(pd, cap, err, sizeof(err))) {
+		fprintf(stderr, "bccflow: %s (--user root keeps root)\n", err);
+		return -1;
+	}
+	if (cap >= 0)
+		fprintf(stderr, "bccflow: keeping %s as user %s: before Linux 5.19, "
+			"kernel.unprivileged_bpf_disabled refuses reading our own maps without it\n",
+			privdrop_cap_name(cap), pd->name);
+	if (prom && prom_serve(prom, wc, err, sizeof(err))) {
+		fprintf(stderr, "bccflow: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int run(const struct options *o, const char *src, int cgroup_fd,
-	       struct prom_server *prom)
+	       const struct privdrop *pd, struct prom_server *prom, const struct web_config *wc)
 {
 	struct kfeatures f;
 	struct loaded l;
@@ -72,6 +108,11 @@ static int run(const struct options *o, const char *src, int cgroup_fd,
 		if (*why)
 			fprintf(stderr, "bccflow: warning: no BPF run-time statistics (%s): "
 				"bpf_run_ns and bpf_runs stay 0\n", why);
+		if (leave_root(pd, &f, prom, wc)) {
+			selfcost_stop(&cost);
+			loader_close(&l);
+			break;
+		}
 		loader_describe(&l, hooks, sizeof(hooks));
 		fprintf(stderr, "bccflow: counting %s bytes with %s (%s)%s\n",
 			o->proto == FLOW_PROTO_TCP ? "TCP" : o->proto == FLOW_PROTO_UDP ? "UDP" :
@@ -93,6 +134,8 @@ int main(int argc, char **argv)
 	char err[512];
 	char *file_text = NULL;
 	struct prom_server *prom = NULL;
+	struct web_config wc = { 0 };
+	struct privdrop pd;
 	struct sockaddr_storage listen_addr;
 	socklen_t listen_len = 0;
 	int cgroup_fd = -1;
@@ -127,25 +170,31 @@ int main(int argc, char **argv)
 		free(file_text);
 		return EXIT_USAGE;
 	}
+	if (privdrop_resolve(o.user, &pd, err, sizeof(err)) ||
+	    (o.web_config && web_config_load(o.web_config, &wc, err, sizeof(err)))) {
+		fprintf(stderr, "bccflow: %s\n", err);
+		free(file_text);
+		return EXIT_USAGE;
+	}
 	if (o.netns_path) {
 		o.netns = filter_netns_resolve(o.netns_path, err, sizeof(err));
 		if (!o.netns) {
 			fprintf(stderr, "bccflow: %s\n", err);
-			free(file_text);
-			return EXIT_USAGE;
+			rc = EXIT_USAGE;
+			goto out;
 		}
 	}
 	if (o.cgroup) {
 		cgroup_fd = filter_cgroup_open(o.cgroup, err, sizeof(err));
 		if (cgroup_fd < 0) {
 			fprintf(stderr, "bccflow: %s\n", err);
-			free(file_text);
-			return EXIT_USAGE;
+			rc = EXIT_USAGE;
+			goto out;
 		}
 	}
 	/* bind before compiling: a busy port should not cost a compile */
 	if (o.listen && !o.print_ebpf) {
-		prom = prom_start(&listen_addr, listen_len, err, sizeof(err));
+		prom = prom_open(&listen_addr, listen_len, err, sizeof(err));
 		if (!prom) {
 			fprintf(stderr, "bccflow: %s\n", err);
 			rc = EXIT_FAILURE;
@@ -153,12 +202,13 @@ int main(int argc, char **argv)
 		}
 	}
 	monitor_setup_signals();
-	rc = run(&o, file_text ? file_text : bccflow_probe_source, cgroup_fd, prom);
+	rc = run(&o, file_text ? file_text : bccflow_probe_source, cgroup_fd, &pd, prom, &wc);
 out:
 	if (prom)
 		prom_stop(prom);
 	if (cgroup_fd >= 0)
 		close(cgroup_fd);
+	web_config_free(&wc);
 	free(file_text);
 	return rc;
 }

@@ -278,7 +278,7 @@ int monitor_run(const struct options *o, const struct loaded *l, const struct kf
 {
 	struct monitor m = { .o = o, .l = l, .prom = prom, .cost = cost };
 	struct drain_fds fds = { l->flows_fd, l->socks_fd, l->closed_fd, l->tuples_fd, l->stats_fd,
-				 l->cgroup_gone_fd };
+				 l->cgroup_dirs_fd };
 	enum step s = STEP_FAILED;
 	int err;
 
@@ -292,7 +292,7 @@ int monitor_run(const struct options *o, const struct loaded *l, const struct kf
 	if (!err) {
 		open_cgroup_paths(&m, f);
 		err = cgroup_names_init(&m.names, m.have_paths ? &m.paths : NULL,
-					drain_cgroup_gone, &m.d, NULL);
+					drain_cgroup_dir, &m.d, NULL);
 	}
 	if (err) {
 		fprintf(stderr, "bccflow: cannot set up the flow tables: %s\n", strerror(-err));

@@ -35,6 +35,8 @@ enum {
 	OPT_CSV,
 	OPT_LISTEN,
 	OPT_MAX_SERIES,
+	OPT_WEB_CONFIG,
+	OPT_USER,
 };
 
 static const struct option long_opts[] = {
@@ -65,6 +67,8 @@ static const struct option long_opts[] = {
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
+	{ "web-config", required_argument, NULL, OPT_WEB_CONFIG },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -149,6 +153,12 @@ void opts_usage(FILE *out)
 "      --listen ADDR:PORT\n"
 "                       serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 "      --max-series N   at most N metrics series; the rest go to an 'other' series\n"
+"      --web-config FILE\n"
+"                       TLS and basic auth for --listen, in the web configuration\n"
+"                       format of Prometheus exporters (node_exporter's)\n"
+"Privileges:\n"
+"      --user NAME      once attached, run as NAME (default nobody) with no\n"
+"                       capabilities; --user root keeps root\n"
 "Kernel:\n"
 "      --max-flows N    size of each of the two flow tables (default %u); when\n"
 "                       full, new flows are counted as dropped and reported,\n"
@@ -184,6 +194,7 @@ void opts_usage(FILE *out)
 "  bccflow --proto udp --by raddr   # UDP bytes per remote address\n"
 "  bccflow --csv 5 > flows.csv\n"
 "  bccflow --listen 127.0.0.1:9877 --max-series 100   # Prometheus\n"
+"  bccflow --listen 0.0.0.0:9877 --web-config web.yml # with TLS, basic auth\n"
 "  bccflow --attach tracepoint\n"
 "  bccflow --ebpf -p 1234  # the probe text as it would be compiled\n"
 "  bccflow --probe my.bpf.c # a copy of probes/flow.bpf.c, edited\n",
@@ -392,6 +403,8 @@ static enum opts_result check_combination(struct options *o, bool json, bool csv
 	o->output = json ? OUTPUT_JSON : csv ? OUTPUT_CSV : OUTPUT_TABLE;
 	if (o->max_series && !o->listen)
 		return fail(err, errlen, "--max-series needs --listen");
+	if (o->web_config && !o->listen)
+		return fail(err, errlen, "--web-config needs --listen");
 	if (o->listen && !o->by_set)
 		o->by = BY_COMM;	/* bounded label cardinality by default */
 	return OPTS_OK;
@@ -492,6 +505,12 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 			break;
 		case OPT_LISTEN:
 			o->listen = optarg;
+			break;
+		case OPT_WEB_CONFIG:
+			o->web_config = optarg;
+			break;
+		case OPT_USER:
+			o->user = optarg;
 			break;
 		case OPT_MAX_SERIES:
 			if (parse_ulong(optarg, 1000000, &v) || v < 1)

@@ -99,6 +99,8 @@ struct options {
 	bool wide;			/* -w: NETNS, CONTAINER and CGROUP table columns */
 	const char *listen;		/* --listen ADDR:PORT; parsed by prom.c */
 	unsigned max_series;		/* metrics series limit, 0 = none */
+	const char *web_config;		/* --web-config FILE; read by webconfig.c */
+	const char *user;		/* --user NAME after attach; NULL: nobody */
 };
 
 enum opts_result {

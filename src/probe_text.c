@@ -263,8 +263,8 @@ static void add_defines(FILE *out, const struct probe_config *cfg)
 		fprintf(out, "#define OFF_sk_protocol %ld\n", cfg->sk_protocol_off);
 	if (cfg->net_inum_off > 0)	/* never at 0: struct net starts with counters */
 		fprintf(out, "#define OFF_net_ns_inum %ld\n", cfg->net_inum_off);
-	if (cfg->have_tp_cgroup_rmdir)
-		fprintf(out, "#define HAVE_TP_CGROUP_RMDIR 1\n");
+	if (cfg->have_tp_cgroup_dirs)
+		fprintf(out, "#define HAVE_TP_CGROUP_DIRS 1\n");
 	if (cfg->recvmsg_has_nonblock)
 		fprintf(out, "#define TCP_RECVMSG_HAS_NONBLOCK 1\n"
 			     "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM5(ctx)\n");

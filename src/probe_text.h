@@ -33,8 +33,8 @@ struct probe_config {
 	long sk_protocol_off;
 	/* struct net.ns.inum from BTF; 0 or -1: unknown (the headers give it) */
 	long net_inum_off;
-	/* the cgroup:cgroup_rmdir tracepoint has a 64-bit id */
-	bool have_tp_cgroup_rmdir;
+	/* the cgroup:cgroup_{mk,rm}dir tracepoints have a 64-bit id */
+	bool have_tp_cgroup_dirs;
 };
 
 /*

@@ -32,7 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
+
+#include "basic_auth.h"
+#include "webconfig.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define LISTEN_BACKLOG 512
@@ -65,6 +69,10 @@ struct prom_server {
 	char start_msg[256];		/* libmicrohttpd's last message while starting */
 	time_t last_log;		/* rate limit of libmicrohttpd's messages */
 	char addr[INET6_ADDRSTRLEN + 8];
+	int fd;				/* bound; libmicrohttpd's once serving */
+	int family;
+	const struct web_config *wc;	/* NULL: plain HTTP, no auth */
+	struct auth_cache auth;		/* only the server thread touches it */
 };
 
 static struct prom_text *text_new(char *text, size_t len)
@@ -127,6 +135,8 @@ static const char *const client_noise[] = {
 	"Request Header Fields Too Large", "Not enough memory in", "Failed to allocate memory in the connection",
 	"The Cookie", "The Basic Authorization", "The Digest Authorization",
 	"Refused wrong status code", "Wrong status code", "Application reported internal error",
+	/* plain HTTP or garbage on the TLS port, a client that breaks the handshake */
+	"Error: received handshake message out of context", "TLS encryption or decryption error",
 	/* many clients at once (the limit does its job) */
 	"Server reached connection limit", "Error accepting connection",
 	"Failed to set nonblocking mode on new client", "Accepted socket", NULL,
@@ -171,8 +181,16 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 		fprintf(stderr, "bccflow: metrics server on %s: %s\n", srv->addr, msg);
 }
 
-static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned status,
-				    const char *body, const char *allow)
+/* The response headers the web config sets, on every response. */
+static void add_config_headers(const struct prom_server *srv, struct MHD_Response *r)
+{
+	for (size_t i = 0; srv->wc && i < srv->wc->nheaders; i++)
+		MHD_add_response_header(r, srv->wc->headers[i].name, srv->wc->headers[i].value);
+}
+
+/* extra: one more header (name, value), or NULL */
+static enum MHD_Result queue_static(const struct prom_server *srv, struct MHD_Connection *conn,
+				    unsigned status, const char *body, const char *const *extra)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -181,11 +199,57 @@ static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned status
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-	if (allow)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	if (extra)
+		MHD_add_response_header(r, extra[0], extra[1]);
+	add_config_headers(srv, r);
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* client_auth_type, checked on the TLS session's peer certificate */
+static bool client_cert_ok(const struct prom_server *srv, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	unsigned n = 0, status = 0;
+	bool given, valid;
+
+	if (srv->wc->client_auth <= CLIENT_AUTH_REQUEST)
+		return true;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (!ci || !ci->tls_session)
+		return false;
+	given = gnutls_certificate_get_peers(ci->tls_session, &n) && n > 0;
+	valid = given && gnutls_certificate_verify_peers2(ci->tls_session, &status) == 0 &&
+		status == 0;
+	switch (srv->wc->client_auth) {
+	case CLIENT_AUTH_REQUIRE_ANY:
+		return given;
+	case CLIENT_AUTH_VERIFY_IF_GIVEN:
+		return !given || valid;
+	default:
+		return valid;
+	}
+}
+
+/* TLS client certificate, then basic auth: a response queued, or NULL to go on. */
+static const char *refusal(struct prom_server *srv, struct MHD_Connection *conn,
+			   unsigned *status)
+{
+	if (!srv->wc)
+		return NULL;
+	if (srv->wc->tls && !client_cert_ok(srv, conn)) {
+		*status = MHD_HTTP_FORBIDDEN;
+		return "403 Forbidden: a valid client certificate is required\n";
+	}
+	if (srv->wc->nusers &&
+	    !basic_auth_check(srv->wc, &srv->auth,
+			      MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							  MHD_HTTP_HEADER_AUTHORIZATION))) {
+		*status = MHD_HTTP_UNAUTHORIZED;
+		return "401 Unauthorized\n";
+	}
+	return NULL;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -193,21 +257,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *upload_data, size_t *upload_data_size,
 				  void **req_cls)
 {
+	static const char *const allow[] = { MHD_HTTP_HEADER_ALLOW, "GET, HEAD" };
+	static const char *const challenge[] = { MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+						 "Basic realm=\"bccflow\", charset=\"UTF-8\"" };
 	struct prom_server *srv = cls;
 	struct MHD_Response *r;
 	struct prom_text *t;
 	enum MHD_Result ret;
+	const char *refused;
+	unsigned status;
 
 	(void)version;
 	(void)upload_data;
 	(void)upload_data_size;
 	(void)req_cls;
+	refused = refusal(srv, conn, &status);
+	if (refused)
+		return queue_static(srv, conn, status, refused,
+				    status == MHD_HTTP_UNAUTHORIZED ? challenge : NULL);
 	if (strcmp(url, "/metrics") != 0)
-		return queue_static(conn, MHD_HTTP_NOT_FOUND,
+		return queue_static(srv, conn, MHD_HTTP_NOT_FOUND,
 				    "404 Not Found: bccflow serves /metrics\n", NULL);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return queue_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-				    "405 Method Not Allowed: use GET\n", "GET, HEAD");
+		return queue_static(srv, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+				    "405 Method Not Allowed: use GET\n", allow);
 
 	pthread_mutex_lock(&srv->mu);
 	t = srv->cur;
@@ -222,6 +295,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+	add_config_headers(srv, r);
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -295,15 +369,11 @@ fail:
 	return -1;
 }
 
-struct prom_server *prom_start(const struct sockaddr_storage *ss, socklen_t sslen, char *err,
-			       size_t errlen)
+struct prom_server *prom_open(const struct sockaddr_storage *ss, socklen_t sslen, char *err,
+			      size_t errlen)
 {
 	struct prom_server *srv;
-	struct stat before, after;
-	sigset_t all, old;
 	char *empty;
-	unsigned flags;
-	int fd;
 
 	if (!ss || (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)) {
 		set_err(err, errlen, "cannot listen: not an IPv4 or IPv6 address");
@@ -318,17 +388,54 @@ struct prom_server *prom_start(const struct sockaddr_storage *ss, socklen_t ssle
 		return NULL;
 	}
 	format_addr(ss, srv->addr, sizeof(srv->addr));
+	srv->family = ss->ss_family;
+	srv->fd = listen_socket(ss, sslen, srv->addr, err, errlen);
+	if (srv->fd < 0) {
+		text_unref(srv->cur);
+		free(srv);
+		return NULL;
+	}
 	pthread_mutex_init(&srv->mu, NULL);
+	return srv;
+}
 
-	fd = listen_socket(ss, sslen, srv->addr, err, errlen);
-	if (fd < 0)
-		goto fail;
-	fstat(fd, &before);
+/* TLS options for libmicrohttpd, into opts (room for 5); the count. */
+static int tls_options(const struct web_config *wc, struct MHD_OptionItem *opts, char *prio,
+		       size_t priolen)
+{
+	int n = 0;
 
+	if (!wc || !wc->tls)
+		return 0;
+	web_config_priorities(wc, prio, priolen);
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, wc->cert_pem };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, wc->key_pem };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, prio };
+	/* a trust list makes libmicrohttpd ask clients for a certificate */
+	if (wc->ca_pem && wc->client_auth > CLIENT_AUTH_NONE)
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, wc->ca_pem };
+	return n;
+}
+
+int prom_serve(struct prom_server *srv, const struct web_config *wc, char *err, size_t errlen)
+{
+	struct MHD_OptionItem opts[8];
+	struct stat before, after;
+	sigset_t all, old;
+	char prio[128];
+	unsigned flags;
+	int n;
+
+	srv->wc = wc;
+	n = tls_options(wc, opts, prio, sizeof(prio));
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	fstat(srv->fd, &before);
 	/* epoll: thousands of clients; select() could not watch past 1024 descriptors */
 	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-	if (ss->ss_family == AF_INET6)
+	if (srv->family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (wc && wc->tls)
+		flags |= MHD_USE_TLS;
 	/*
 	 * The server thread inherits the signal mask: with everything blocked,
 	 * SIGINT/SIGTERM always reach (and interrupt) the monitor's thread.
@@ -337,30 +444,38 @@ struct prom_server *prom_start(const struct sockaddr_storage *ss, socklen_t ssle
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
 				       MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv,	/* first */
-				       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+				       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->fd,
 				       MHD_OPTION_CONNECTION_LIMIT, conn_limit(),
 				       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 				       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-				       MHD_OPTION_END);
+				       MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_mutex_lock(&srv->mu);
 	srv->started = true;
 	pthread_mutex_unlock(&srv->mu);
 	if (!srv->daemon) {
 		/* libmicrohttpd closes the socket on some failure paths only */
-		if (fstat(fd, &after) == 0 && after.st_ino == before.st_ino &&
+		if (fstat(srv->fd, &after) == 0 && after.st_ino == before.st_ino &&
 		    after.st_dev == before.st_dev)
-			close(fd);
+			close(srv->fd);
+		srv->fd = -1;
 		set_err(err, errlen, "cannot serve metrics on %s: %s", srv->addr,
 			srv->start_msg[0] ? srv->start_msg : "libmicrohttpd failed to start");
-		goto fail;
+		return -1;
+	}
+	return 0;
+}
+
+struct prom_server *prom_start(const struct sockaddr_storage *ss, socklen_t sslen, char *err,
+			       size_t errlen)
+{
+	struct prom_server *srv = prom_open(ss, sslen, err, errlen);
+
+	if (srv && prom_serve(srv, NULL, err, errlen)) {
+		prom_stop(srv);
+		return NULL;
 	}
 	return srv;
-fail:
-	pthread_mutex_destroy(&srv->mu);
-	text_unref(srv->cur);
-	free(srv);
-	return NULL;
 }
 
 void prom_publish(struct prom_server *srv, char *text, size_t len)
@@ -387,7 +502,10 @@ void prom_stop(struct prom_server *srv)
 {
 	if (!srv)
 		return;
-	MHD_stop_daemon(srv->daemon);	/* joins its thread, closes every socket */
+	if (srv->daemon)
+		MHD_stop_daemon(srv->daemon);	/* joins its thread, closes every socket */
+	else if (srv->fd >= 0)
+		close(srv->fd);
 	text_unref(srv->cur);
 	pthread_mutex_destroy(&srv->mu);
 	free(srv);

@@ -59,12 +59,24 @@ int prom_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *ssl
 		      char *err, size_t errlen);
 
 struct prom_server;
+struct web_config;
 
 /*
- * Binds and starts serving GET /metrics (404 elsewhere). Until the first
- * prom_publish() it serves an empty exposition. NULL with a reason in err
+ * Binds the listening socket, without serving yet: a busy port is found
+ * before anything is compiled, and serving starts only once privileges are
+ * dropped (the server thread then inherits none). NULL with a reason in err
  * (e.g. "127.0.0.1:9877 is in use") when the address cannot be bound.
  */
+struct prom_server *prom_open(const struct sockaddr_storage *ss, socklen_t sslen, char *err,
+			      size_t errlen);
+/*
+ * Starts serving GET /metrics (404 elsewhere) on an opened server: over
+ * HTTPS when wc has TLS, asking for basic auth when it has users (wc may be
+ * NULL; it must outlive the server). Until the first prom_publish() it
+ * serves an empty exposition. 0, or -1 with a reason in err.
+ */
+int prom_serve(struct prom_server *srv, const struct web_config *wc, char *err, size_t errlen);
+/* prom_open() then prom_serve() without a web config (for tests). */
 struct prom_server *prom_start(const struct sockaddr_storage *ss, socklen_t sslen, char *err,
 			       size_t errlen);
 /* Replaces the served exposition; takes ownership of text (malloc'd). */

@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
 	*) targets+=("$1"); shift ;;
 	esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(opts probe_text format escape prom collect)
+[ ${#targets[@]} -gt 0 ] || targets=(opts probe_text format escape prom collect webconfig)
 
 log() { printf 'fuzz: %s\n' "$*" >&2; }
 
