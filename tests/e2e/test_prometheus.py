@@ -126,7 +126,9 @@ def number(s):
 class Prometheus:
     """A private Prometheus scraping one target every second."""
 
-    def __init__(self, target):
+    def __init__(self, target, job_extra=""):
+        """job_extra: more lines of the scrape job (4-space indent), e.g.
+        scheme, tls_config, basic_auth."""
         self.dir = tempfile.mkdtemp(prefix="bccflow-prom-")
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
@@ -139,7 +141,7 @@ class Prometheus:
                     "scrape_configs:\n"
                     "  - job_name: bccflow\n"
                     "    static_configs:\n"
-                    "      - targets: ['%s']\n" % (SCRAPE_S, SCRAPE_S, target))
+                    "      - targets: ['%s']\n" % (SCRAPE_S, SCRAPE_S, target) + job_extra)
         self.log_path = os.path.join(self.dir, "prometheus.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(

@@ -182,7 +182,8 @@ fi
 
 
 EXTRA=${VM_EXTRA_PACKAGES:-}
-GUEST_PKGS=("libbpfcc=$BCC_V" libbpf1 "${SUITE_PKGS[@]}" iproute2 kmod procps busybox-static bpftool)
+# libyaml: --web-config; libgnutls, libcap and libcrypt come with the others
+GUEST_PKGS=("libbpfcc=$BCC_V" libbpf1 "${SUITE_PKGS[@]}" libyaml-0-2 iproute2 kmod procps busybox-static bpftool)
 # shellcheck disable=SC2206
 [ -z "$EXTRA" ] || GUEST_PKGS+=($EXTRA)
 

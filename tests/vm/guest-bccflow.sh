@@ -4,7 +4,7 @@
 # every scenario's traffic (compiles are slow under TCG: one pass of traffic
 # serves them all), and one more with -p and --attach $(cat /payload/pid-attach);
 # then SIGINT to all, then a look for anything left attached.
-# Outputs in /payload/out: main.BACKEND.{jsonl,err,rc,startup}, pid.*, the
+# Outputs in /payload/out: main.BACKEND.{jsonl,err,rc,startup,status}, pid.*, the
 # scenarios' truth files. The host compares the JSON with them exactly.
 set -u
 P=/payload
@@ -68,6 +68,8 @@ for n in $INST; do
 	done
 	if grep -q '"type":"start"' $O/$n.jsonl 2>/dev/null; then
 		echo $(($(date +%s) - t0)) >$O/$n.startup
+		# after the start line: the user and capabilities it went on with
+		grep -E '^(Uid|Gid|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/$p/status >$O/$n.status
 		STARTED="$STARTED $n"
 		say "$n started after $(cat $O/$n.startup) s"
 	else

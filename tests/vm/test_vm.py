@@ -228,7 +228,21 @@ class Guest(E2ETest):
         with open(out(g, "links.after")) as f:
             self.assertEqual(f.read().strip(), "", "BPF links left in the guest")
         with open(out(g, "kprobe_events.after")) as f:
-            self.assertNotIn("bccflow", f.read())
+            self.assertEqual(f.read().strip(), "", "kprobe events left in the guest")
+
+    def test_privileges_dropped_after_attach(self):
+        """Every instance, kprobe and fentry ones included, went on as nobody
+        with no capabilities: reading its maps and detaching needed none."""
+        for g, (backends, _) in GUESTS.items():
+            self.check_guest(g)
+            for n in ["main." + b for b in backends] + ["pid"]:
+                with self.subTest(guest=g, instance=n), open(out(g, n + ".status")) as f:
+                    st = dict(l.split(":", 1) for l in f.read().splitlines())
+                    self.assertEqual(st["Uid"].split(), ["65534"] * 4)
+                    self.assertEqual(st["Gid"].split(), ["65534"] * 4)
+                    for cap in ("CapPrm", "CapEff", "CapBnd", "CapAmb"):
+                        self.assertEqual(int(st[cap], 16), 0, cap)
+                    self.assertEqual(st["NoNewPrivs"].strip(), "1")
 
     def test_pid_filter(self):
         for g in GUESTS:
