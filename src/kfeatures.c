@@ -39,12 +39,14 @@ static bool sk_offsets_from_btf(const struct kbtf *btf, long off[SK_NFIELDS])
 	return true;
 }
 
+/* stat(), not access(): access() ignores the capabilities of a non-root user */
 static bool exists(const char *fmt, const char *a, const char *b)
 {
 	char path[PATH_MAX + 128];
+	struct stat st;
 
 	snprintf(path, sizeof(path), fmt, a, b);
-	return access(path, F_OK) == 0;
+	return stat(path, &st) == 0;
 }
 
 /* Prefers the place libbcc itself uses; mounts tracefs if nobody has. */
@@ -57,6 +59,8 @@ static void find_tracefs(struct kfeatures *f)
 			snprintf(f->tracefs, sizeof(f->tracefs), "%s", dirs[i]);
 			return;
 		}
+		if (errno == EACCES)	/* there, but root's alone */
+			f->tracefs_denied = true;
 	}
 	if (mount("nodev", TRACEFS_MOUNT, "tracefs", 0, NULL) == 0) {
 		f->mounted_tracefs = true;
@@ -173,6 +177,11 @@ void features_cleanup(struct kfeatures *f)
 
 bool features_backend_usable(const struct kfeatures *f, enum backend b, char *why, size_t len)
 {
+	if (!*f->tracefs && f->tracefs_denied) {
+		snprintf(why, len, "tracefs is not readable by this user: run as root, or give "
+			 "CAP_DAC_READ_SEARCH too");
+		return false;
+	}
 	if (!*f->tracefs) {
 		snprintf(why, len, "tracefs is not mounted and could not be mounted on "
 			 TRACEFS_MOUNT " (mount -t tracefs nodev " TRACEFS_MOUNT ")");

@@ -28,6 +28,7 @@ struct kfeatures {
 	struct kbtf *btf;		/* NULL: no BTF */
 	char tracefs[PATH_MAX];		/* "" when tracefs is not mounted */
 	bool mounted_tracefs;		/* we mounted it: unmount at exit */
+	bool tracefs_denied;		/* there, but not readable by us */
 	bool kprobes;
 	bool tp_sock_length;
 	bool tp_state;

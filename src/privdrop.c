@@ -103,8 +103,19 @@ static int set_caps(int keep_cap, char *err, size_t errlen)
 	return rc;
 }
 
+static bool effective(cap_value_t cap)
+{
+	cap_t c = cap_get_proc();
+	cap_flag_value_t v = CAP_CLEAR;
+
+	if (c)
+		cap_get_flag(c, cap, CAP_EFFECTIVE, &v);
+	cap_free(c);
+	return v == CAP_SET;
+}
+
 /* Reads back what the kernel now says: trust it, not the calls above. */
-static int verify(const struct privdrop *p, int keep_cap, char *err, size_t errlen)
+static int verify(uid_t uid, int keep_cap, bool bounding, char *err, size_t errlen)
 {
 	uid_t r, e, s;
 	cap_t want = cap_init(), now = cap_get_proc();
@@ -118,12 +129,12 @@ static int verify(const struct privdrop *p, int keep_cap, char *err, size_t errl
 	same = want && now && cap_compare(want, now) == 0;
 	cap_free(want);
 	cap_free(now);
-	if (getresuid(&r, &e, &s) || r != p->uid || e != p->uid || s != p->uid || !same ||
+	if (getresuid(&r, &e, &s) || r != uid || e != uid || s != uid || !same ||
 	    prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
 		snprintf(err, errlen, "cannot drop privileges: the kernel still reports some");
 		return -1;
 	}
-	for (int c = 0; CAP_IS_SUPPORTED(c); c++)
+	for (int c = 0; bounding && CAP_IS_SUPPORTED(c); c++)
 		if (cap_get_bound((cap_value_t)c) == 1) {
 			snprintf(err, errlen, "cannot drop privileges: capability %d is still "
 				 "in the bounding set", c);
@@ -132,14 +143,8 @@ static int verify(const struct privdrop *p, int keep_cap, char *err, size_t errl
 	return 0;
 }
 
-int privdrop_apply(const struct privdrop *p, int keep_cap, char *err, size_t errlen)
+static int switch_user(const struct privdrop *p, int keep_cap, char *err, size_t errlen)
 {
-	if (p->keep_root)
-		return 0;
-	if (empty_bounding_set(err, errlen))
-		return -1;
-	if (cap_reset_ambient())
-		return fail(err, errlen, "clearing the ambient set");
 	if (keep_cap >= 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
 		return fail(err, errlen, "PR_SET_KEEPCAPS");
 	if (setgroups(0, NULL))
@@ -148,11 +153,34 @@ int privdrop_apply(const struct privdrop *p, int keep_cap, char *err, size_t err
 		return fail(err, errlen, "setresgid");
 	if (setresuid(p->uid, p->uid, p->uid))
 		return fail(err, errlen, "setresuid");
+	return 0;
+}
+
+/*
+ * Started by root: everything below. Started by another user with
+ * capabilities (file or ambient): that user stays unless it may switch,
+ * and the bounding set stays unless it may empty it; with no_new_privs no
+ * later exec could use what is left there.
+ */
+int privdrop_apply(const struct privdrop *p, int keep_cap, char *err, size_t errlen)
+{
+	bool root = geteuid() == 0;
+	bool bounding = root || effective(CAP_SETPCAP);
+	bool setid = root || (effective(CAP_SETUID) && effective(CAP_SETGID));
+
+	if (p->keep_root)
+		return 0;
+	if (bounding && empty_bounding_set(err, errlen))
+		return -1;
+	if (cap_reset_ambient())
+		return fail(err, errlen, "clearing the ambient set");
+	if (setid && switch_user(p, keep_cap, err, errlen))
+		return -1;
 	if (set_caps(keep_cap, err, errlen))
 		return -1;
 	if (keep_cap >= 0 && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0))
 		return fail(err, errlen, "PR_SET_KEEPCAPS");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return fail(err, errlen, "PR_SET_NO_NEW_PRIVS");
-	return verify(p, keep_cap, err, errlen);
+	return verify(setid ? p->uid : getuid(), keep_cap, bounding, err, errlen);
 }

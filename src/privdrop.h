@@ -42,7 +42,10 @@ const char *privdrop_cap_name(int cap);
 /*
  * Becomes p's user (groups cleared, then gid, then uid), keeps keep_cap
  * (-1: none) in the effective and permitted sets only, empties the bounding
- * and ambient sets and sets no_new_privs; then checks the result. Must run
+ * and ambient sets and sets no_new_privs; then checks the result. A process
+ * started by another user with capabilities stays that user unless it has
+ * CAP_SETUID and CAP_SETGID, and keeps its bounding set without
+ * CAP_SETPCAP (no_new_privs makes it useless). Must run
  * while this process has one thread: credentials set here are per thread.
  * 0, or -1 with a reason in err (the caller must then stop: half-dropped
  * privileges are worse than a clear failure).

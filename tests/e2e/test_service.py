@@ -13,6 +13,7 @@
   with exactly the unit's capability bounding set and NoNewPrivileges, on a
   read-only root (as ProtectSystem=strict makes it), counting exactly.
 """
+import json
 import os
 import re
 import shutil
@@ -165,6 +166,29 @@ class Privileges(E2ETest):
         m = Monitor("--user", "daemon", "1")  # Debian's daemon: uid 1, gid 1
         self.assert_unprivileged(m.proc.pid, 1, 1)
         self.assertEqual(m.stop(), 0, m.err)
+
+    def test_started_by_a_user_with_capabilities_ends_with_none(self):
+        # as a service might start it: a plain user with ambient capabilities
+        # (dac_read_search: tracefs is root's; setpcap: to empty CapBnd)
+        caps = "+sys_admin,+bpf,+perfmon,+net_admin,+dac_read_search,+setpcap"
+        argv = ["setpriv", "--reuid", "4242", "--regid", "4242", "--clear-groups",
+                "--inh-caps", caps, "--ambient-caps", caps, BCCFLOW, "--json", "1"]
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline and p.poll() is None:
+                st = status_of(p.pid).get(str(p.pid), {})
+                if st.get("Uid", "").split()[:1] == ["4242"] and int(st["CapEff"], 16) == 0:
+                    break
+                time.sleep(0.1)
+            self.assert_unprivileged(p.pid, 4242, 4242)
+            conns = flowgen("--tx", 55555, "--rx", 4444)
+            time.sleep(2.2)
+        finally:
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertFlowsExact([json.loads(l) for l in out.splitlines()], conns)
 
     def test_user_root_keeps_root_and_says_so(self):
         m = Monitor("--user", "root", "1")
@@ -393,7 +417,6 @@ class ServiceUnit(E2ETest):
             p.send_signal(signal.SIGINT)
             out, err = p.communicate(timeout=60)
         self.assertEqual(p.returncode, 0, err)
-        import json
         recs = [json.loads(l) for l in out.splitlines()]
         self.assertFlowsExact(recs, conns)
 
