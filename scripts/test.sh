@@ -34,7 +34,7 @@ fi
 start=$(date +%s)
 # test-only packages: a real Prometheus for the metrics end-to-end tests,
 # traffic from real programs, certificates, bcrypt hashes and the unit check
-BCCFLOW_SETUP_EXTRA="prometheus iperf3 dnsmasq-base bind9-dnsutils openssl apache2-utils systemd util-linux ${BCCFLOW_SETUP_EXTRA:-}" "$root/scripts/setup.sh"
+BCCFLOW_SETUP_EXTRA="prometheus iperf3 dnsmasq-base bind9-dnsutils openssl apache2-utils systemd man-db util-linux ${BCCFLOW_SETUP_EXTRA:-}" "$root/scripts/setup.sh"
 t_setup=$(( $(date +%s) - start ))
 "$root/scripts/build.sh"
 t_build=$(( $(date +%s) - start - t_setup ))

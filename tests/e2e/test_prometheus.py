@@ -259,6 +259,15 @@ def truth_by_comm(conns):
     return out
 
 
+def series_by_comm(truth):
+    """[(metric, labels, bytes)] of truth_by_comm() as --by comm exposes it."""
+    series = []
+    for comm, (rx, tx) in truth.items():
+        series += [("bccflow_rx_bytes_total", {"comm": comm, "proto": "tcp"}, rx),
+                   ("bccflow_tx_bytes_total", {"comm": comm, "proto": "tcp"}, tx)]
+    return series
+
+
 def http_get(url, timeout=10):
     """(status, headers, body) without raising on 4xx."""
     try:
@@ -405,10 +414,7 @@ class PrometheusScrape(PromTest):
         self.assertEqual(len(conns), 3)
         truth = truth_by_comm(conns)
         self.assertEqual(truth[cli], (3 * 200011 + 21, 3 * 1000003 + 21))
-        series = []
-        for comm, (rx, tx) in truth.items():
-            series += [("bccflow_rx_bytes_total", {"comm": comm, "proto": "tcp"}, rx),
-                       ("bccflow_tx_bytes_total", {"comm": comm, "proto": "tcp"}, tx)]
+        series = series_by_comm(truth)
         for metric, labels, want in series:
             self.wait_exact(metric, labels, want)
         # the client's tx is the server's rx and the other way round

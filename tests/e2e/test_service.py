@@ -30,8 +30,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from e2e import BCCFLOW, E2ETest, Monitor, flowgen  # noqa: E402
-from test_prometheus import (PromTest, Prometheus, free_port, truth_by_comm,  # noqa: E402
-                             unique)
+from test_prometheus import (PromTest, Prometheus, free_port, series_by_comm,  # noqa: E402
+                             truth_by_comm, unique)
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UNIT_IN = os.path.join(SRC, "packaging", "bccflow-exporter.service.in")
@@ -55,6 +55,39 @@ def status_of(pid):
     return out
 
 
+def count_exactly_as(test, argv, uid, tx, rx):
+    """Starts argv (a wrapper that ends by running bccflow --json 1), waits
+    until the process is bccflow done dropping to uid, makes traffic, stops it with
+    SIGINT and checks exit 0 and exact counts. Returns the pid's last status."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    st = {}
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and p.poll() is None:
+            try:
+                with open("/proc/%d/comm" % p.pid) as f:
+                    comm = f.read().strip()
+                st = status_of(p.pid)[str(p.pid)]
+            except OSError:
+                break
+            # the drop ends with no_new_privs, after the capabilities went
+            if comm == "bccflow" and st["Uid"].split()[0] == str(uid) and \
+                    int(st["CapEff"], 16) == 0 and st["NoNewPrivs"] == "1":
+                break
+            time.sleep(0.1)
+        test.assertEqual(st.get("Uid", "").split()[:1], [str(uid)],
+                         "bccflow did not start and become uid %d" % uid)
+        statuses = status_of(p.pid)
+        conns = flowgen("--tx", tx, "--rx", rx)
+        time.sleep(2.2)
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    test.assertEqual(p.returncode, 0, err)
+    test.assertFlowsExact([json.loads(l) for l in out.splitlines()], conns)
+    return statuses
+
+
 class Pki:
     """CA, server (127.0.0.1) and client certificates in a 0700 directory."""
 
@@ -63,7 +96,7 @@ class Pki:
         os.chmod(self.dir, 0o700)
         self.path = lambda n: os.path.join(self.dir, n)
         self._ca("ca")
-        self._leaf("server", "ca", "subjectAltName=IP:127.0.0.1")
+        self._leaf("server", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth")
         self._leaf("client", "ca", "extendedKeyUsage=clientAuth")
         self._ca("rogue")  # a client certificate nobody signed
         self.hash = run(["htpasswd", "-nbBC", "10", USER, PASSWORD]).strip().split(":", 1)[1]
@@ -75,8 +108,12 @@ class Pki:
 
     def _ca(self, name):
         self._key(name)
+        # the extensions strict verifiers (Python 3.13's default) want of a CA
         run(["openssl", "req", "-x509", "-new", "-key", self.path(name + ".key"), "-days", "2",
-             "-subj", "/CN=bccflow test %s" % name, "-out", self.path(name + ".crt")])
+             "-subj", "/CN=bccflow test %s" % name, "-out", self.path(name + ".crt"),
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             "-addext", "subjectKeyIdentifier=hash"])
 
     def _leaf(self, name, ca, ext):
         self._key(name)
@@ -84,7 +121,8 @@ class Pki:
              "/CN=bccflow test %s" % name, "-out", self.path(name + ".csr")])
         extfile = self.path(name + ".ext")
         with open(extfile, "w") as f:
-            f.write(ext + "\n")
+            f.write(ext + "\nkeyUsage=critical,digitalSignature\nsubjectKeyIdentifier=hash\n"
+                    "authorityKeyIdentifier=keyid,issuer\n")
         run(["openssl", "x509", "-req", "-in", self.path(name + ".csr"), "-CA",
              self.path(ca + ".crt"), "-CAkey", self.path(ca + ".key"), "-CAcreateserial",
              "-days", "2", "-extfile", extfile, "-out", self.path(name + ".crt")])
@@ -122,7 +160,9 @@ def https_get(url, ca, auth=None, cert=None, timeout=10):
 
 class Privileges(E2ETest):
     def assert_unprivileged(self, pid, uid, gid):
-        tasks = status_of(pid)
+        self.assert_statuses(status_of(pid), uid, gid)
+
+    def assert_statuses(self, tasks, uid, gid):
         self.assertTrue(tasks)
         for tid, st in tasks.items():
             with self.subTest(task=tid):
@@ -173,22 +213,8 @@ class Privileges(E2ETest):
         caps = "+sys_admin,+bpf,+perfmon,+net_admin,+dac_read_search,+setpcap"
         argv = ["setpriv", "--reuid", "4242", "--regid", "4242", "--clear-groups",
                 "--inh-caps", caps, "--ambient-caps", caps, BCCFLOW, "--json", "1"]
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.time() + 60
-            while time.time() < deadline and p.poll() is None:
-                st = status_of(p.pid).get(str(p.pid), {})
-                if st.get("Uid", "").split()[:1] == ["4242"] and int(st["CapEff"], 16) == 0:
-                    break
-                time.sleep(0.1)
-            self.assert_unprivileged(p.pid, 4242, 4242)
-            conns = flowgen("--tx", 55555, "--rx", 4444)
-            time.sleep(2.2)
-        finally:
-            p.send_signal(signal.SIGINT)
-            out, err = p.communicate(timeout=60)
-        self.assertEqual(p.returncode, 0, err)
-        self.assertFlowsExact([json.loads(l) for l in out.splitlines()], conns)
+        statuses = count_exactly_as(self, argv, 4242, 55555, 4444)
+        self.assert_statuses(statuses, 4242, 4242)
 
     def test_user_root_keeps_root_and_says_so(self):
         m = Monitor("--user", "root", "1")
@@ -244,10 +270,7 @@ class WebConfig(PromTest):
         conns = flowgen("--flows", 2, "--tx", 500009, "--rx", 70001, "--step", 3,
                         "--client-comm", cli, "--server-comm", srv)
         truth = truth_by_comm(conns)
-        series = []
-        for comm, (rx, tx) in truth.items():
-            series += [("bccflow_rx_bytes_total", {"comm": comm, "proto": "tcp"}, rx),
-                       ("bccflow_tx_bytes_total", {"comm": comm, "proto": "tcp"}, tx)]
+        series = series_by_comm(truth)
         for metric, labels, want in series:
             self.wait_exact(metric, labels, want)
         self.assert_settled(series)
@@ -303,7 +326,13 @@ class WebConfig(PromTest):
         rogue = (self.pki.path("rogue.crt"), self.pki.path("rogue.key"))
         self.assertEqual(https_get(url, ca, cert=good)[0], 200)
         self.assertEqual(https_get(url, ca)[0], 403)
-        self.assertEqual(https_get(url, ca, cert=rogue)[0], 403)
+        # a certificate no trusted CA signed: 403, or (libmicrohttpd 1.0 with
+        # GnuTLS 3.8) refused already in the handshake
+        try:
+            status = https_get(url, ca, cert=rogue)[0]
+        except (OSError, urllib.error.URLError):  # SSLError, reset, broken pipe
+            status = "refused in the handshake"
+        self.assertIn(status, (403, "refused in the handshake"))
         self.stop_monitor()
 
     def test_garbage_on_the_tls_port_leaves_stderr_quiet(self):
@@ -396,29 +425,7 @@ class ServiceUnit(E2ETest):
         script = ('mount --make-rprivate / && mount -o bind,remount,ro / && '
                   'exec setpriv --bounding-set=-all,%s --no-new-privs "$@"' % caps)
         argv = ["unshare", "-m", "sh", "-c", script, "sh", BCCFLOW, "--json", "1"]
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            time.sleep(0.2)
-            deadline = time.time() + 60
-            started = False
-            while time.time() < deadline and not started and p.poll() is None:
-                try:
-                    with open("/proc/%d/comm" % p.pid) as f:
-                        started = f.read().strip() == "bccflow" and \
-                            status_of(p.pid)[str(p.pid)]["Uid"].split()[0] == str(NOBODY)
-                except OSError:
-                    break
-                time.sleep(0.1)
-            self.assertTrue(started, "bccflow did not start and drop root under the unit's "
-                            "limits: %s" % (p.stderr.read() if p.poll() is not None else ""))
-            conns = flowgen("--tx", 123457, "--rx", 7654)
-            time.sleep(2.2)
-        finally:
-            p.send_signal(signal.SIGINT)
-            out, err = p.communicate(timeout=60)
-        self.assertEqual(p.returncode, 0, err)
-        recs = [json.loads(l) for l in out.splitlines()]
-        self.assertFlowsExact(recs, conns)
+        count_exactly_as(self, argv, NOBODY, 123457, 7654)
 
 
 if __name__ == "__main__":
