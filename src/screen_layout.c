@@ -702,6 +702,8 @@ static size_t pick_rows(const struct ctx *x, size_t avail, size_t *idx,
 	memset(others, 0, sizeof(*others));
 	others->others = true;
 	*nothers = 0;
+	if (!avail)
+		return 0;	/* no room for rows, nor for the others row */
 	for (size_t i = limit; i < matching; i++) {
 		const struct report_row *w = &x->in->rows[idx[i]];
 
@@ -777,7 +779,9 @@ struct scr_frame *scr_layout(const struct scr_input *in, const struct scr_view *
 	text = (char *)&f->lines[height];
 	for (int i = 0; i < height; i++)
 		f->lines[i] = text + (size_t)i * cap;
-#define NEXT_LINE() (l = (struct line){ f->lines[n++], 0, cap, 0, width, st })
+	/* never more lines than the terminal has: each one is counted here */
+#define NEXT_LINE() (l = (struct line){ f->lines[n < height ? n++ : height - 1], 0, cap, 0, \
+					width, st }, l.p[0] = '\0')
 	NEXT_LINE();
 	status_line(&l, &x);
 	avail = height > 3 ? (size_t)height - 3 : 0;
