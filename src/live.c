@@ -15,6 +15,18 @@
 /* Names cached for the screen: far more than ever fit on it. */
 #define NAMES_CACHED 4096
 
+static void draw(struct live *l);
+
+/* The status line's time: when the report was made (a redraw keeps it). */
+static void stamp(struct live *l)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(l->status.when, sizeof(l->status.when), "%H:%M:%S", &tm);
+}
+
 int live_open(struct live *l, const struct options *o, const char *attach)
 {
 	int err;
@@ -46,6 +58,12 @@ int live_open(struct live *l, const struct options *o, const char *attach)
 		reporter_free(&l->rep);
 		return err;
 	}
+	/* the screen at once, empty until the first interval ends */
+	stamp(l);
+	snprintf(l->message, sizeof(l->message), "counting: the first report comes in %u s "
+		 "(h: keys, q: quit)", o->interval);
+	draw(l);
+	l->message[0] = '\0';
 	return 0;
 }
 
@@ -79,11 +97,7 @@ static void draw(struct live *l)
 		.message = *l->message ? l->message : NULL,
 	};
 	struct scr_frame *f;
-	time_t now = time(NULL);
-	struct tm tm;
 
-	localtime_r(&now, &tm);
-	strftime(l->status.when, sizeof(l->status.when), "%H:%M:%S", &tm);
 	f = scr_layout(&in, &l->view, &l->style, l->term.width, l->term.height);
 	if (!f)
 		return;	/* out of memory: the last frame stays */
@@ -120,17 +134,16 @@ static int take_rows(struct live *l, const struct report *r)
 
 static int build(struct live *l)
 {
-	struct report r;
-	int err = report_build(&l->rep, &l->iv, &l->vo, l->elapsed_s, &r);
+	int err = report_build(&l->rep, &l->iv, &l->vo, l->elapsed_s, &l->latest);
 
-	return err ? err : take_rows(l, &r);
+	return err ? err : take_rows(l, &l->latest);
 }
 
 int live_interval(struct live *l, const struct interval *iv, double elapsed_s)
 {
-	struct report r;
 	int err;
 
+	stamp(l);
 	l->iv = *iv;
 	l->have_iv = true;
 	l->elapsed_s = elapsed_s;
@@ -142,9 +155,9 @@ int live_interval(struct live *l, const struct interval *iv, double elapsed_s)
 	l->status.bpf_ms = (double)iv->bpf_run_ns / 1e6;
 	l->status.cpu_ms = (double)iv->cpu_ns / 1e6;
 	/* the groups count every interval, paused or not */
-	err = report_build(&l->rep, iv, &l->vo, elapsed_s, &r);
+	err = report_build(&l->rep, iv, &l->vo, elapsed_s, &l->latest);
 	if (!err && !l->view.paused)
-		err = take_rows(l, &r);
+		err = take_rows(l, &l->latest);
 	if (!err)
 		draw(l);
 	l->message[0] = '\0';
@@ -165,16 +178,24 @@ static bool act(struct live *l, enum scr_action a)
 	case SCR_RESORT:
 		l->vo.sort = l->view.sort;
 		report_sort(l->rows, l->nrows, l->view.sort);
+		report_sort(l->latest.rows, l->latest.nrows, l->view.sort);
 		break;
 	case SCR_REGROUP:
 		/* the new grouping's rows at once, from the last interval */
 		reporter_free(&l->rep);
+		memset(&l->latest, 0, sizeof(l->latest));	/* its rows were the reporter's */
 		l->vo.by = l->view.by;
 		if (reporter_init(&l->rep, &l->vo) || (l->have_iv && build(l)))
 			l->nrows = 0;	/* out of memory: an empty table until the next */
 		break;
 	case SCR_REPAINT:
 		l->repaint = true;
+		break;
+	case SCR_REDRAW:
+		/* back from a pause: the latest interval at once */
+		if (!l->view.paused && l->have_iv && l->latest.rows &&
+		    take_rows(l, &l->latest))
+			l->nrows = 0;
 		break;
 	default:
 		break;

@@ -24,6 +24,7 @@ struct live {
 	struct options vo;		/* the options of the view: its by and sort, no --rows */
 	struct reporter rep;		/* the view's rows */
 	struct interval iv;		/* the last interval (its rows valid until the next) */
+	struct report latest;		/* its rows under the view (valid until the next) */
 	bool have_iv;
 	double elapsed_s;
 	struct report_row *rows;	/* what is shown: frozen while paused */
