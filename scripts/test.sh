@@ -32,8 +32,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 start=$(date +%s)
-# test-only packages: a real Prometheus for the metrics end-to-end test
-BCCFLOW_SETUP_EXTRA="prometheus iperf3 dnsmasq-base bind9-dnsutils ${BCCFLOW_SETUP_EXTRA:-}" "$root/scripts/setup.sh"
+# test-only packages: a real Prometheus for the metrics end-to-end test, tmux
+# for the live screen's
+BCCFLOW_SETUP_EXTRA="prometheus iperf3 dnsmasq-base bind9-dnsutils tmux ${BCCFLOW_SETUP_EXTRA:-}" "$root/scripts/setup.sh"
 t_setup=$(( $(date +%s) - start ))
 "$root/scripts/build.sh"
 t_build=$(( $(date +%s) - start - t_setup ))
