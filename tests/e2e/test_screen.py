@@ -405,6 +405,32 @@ class Screen(E2ETest):
                 self.assertEqual(p.exit_code(), 0)
                 self.assertRestored(p)
 
+    def test_ctrl_z_gives_the_terminal_back(self):
+        p = self.pane(["1"], 100, 25)
+        self.wait_refresh(p)
+        pid = int(subprocess.run(["pgrep", "-P", p.flag("pane_pid")], capture_output=True,
+                                 text=True).stdout.split()[0])
+        tty = p.flag("pane_tty")
+        # what Ctrl-Z sends: the terminal as it was while stopped
+        os.kill(pid, signal.SIGTSTP)
+        deadline = time.time() + 5
+        while time.time() < deadline and p.flag("alternate_on") != "0":
+            time.sleep(0.05)
+        with open("/proc/%d/stat" % pid) as f:
+            self.assertEqual(f.read().rsplit(")", 1)[1].split()[0], "T", "not stopped")
+        self.assertEqual(p.flag("alternate_on"), "0")
+        self.assertEqual(p.flag("cursor_flag"), "1")
+        now = subprocess.run(["stty", "-a", "-F", tty], capture_output=True, text=True).stdout
+        self.assertEqual(now, p.stty("before"))
+        # fg: the screen again, at once
+        os.kill(pid, signal.SIGCONT)
+        lines = p.wait(lambda l: STATUS.match(l[0]) is not None, 3, "the screen back")
+        self.assertFrame(lines, 100, 25)
+        self.assertEqual(p.flag("alternate_on"), "1")
+        p.keys("q")
+        self.assertEqual(p.exit_code(), 0)
+        self.assertRestored(p)
+
     def test_no_color_and_ascii(self):
         name = tag()
         self.gen(name, "-n", 20, "--tx", 400000, "--rounds", 50, "--period-ms", 200)
