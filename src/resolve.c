@@ -14,6 +14,8 @@
 #include "resolve.h"
 
 #define NAME_LEN 256
+/* lookups at once: one that hangs holds up the others' names no longer */
+#define THREADS 4
 
 enum entry_state {
 	E_EMPTY,
@@ -34,10 +36,9 @@ struct entry {
 struct resolver {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	pthread_t thread;
 	resolve_fn fn;
 	bool stop;		/* resolver_free() was called */
-	bool busy;		/* the thread is in a lookup, unlocked */
+	int refs;		/* threads running, and the owner until resolver_free() */
 	unsigned long clock;
 	size_t done;
 	size_t cap;
@@ -85,6 +86,16 @@ static struct entry *next_queued(struct resolver *r)
 	return best;
 }
 
+/* Drops one reference: the last one out frees the resolver (called locked). */
+static void unref_unlock(struct resolver *r)
+{
+	bool last = --r->refs == 0;
+
+	pthread_mutex_unlock(&r->lock);
+	if (last)
+		destroy(r);
+}
+
 static void *worker(void *arg)
 {
 	struct resolver *r = arg;
@@ -102,32 +113,28 @@ static void *worker(void *arg)
 		e->state = E_BUSY;	/* not evicted while looked up */
 		family = e->family;
 		memcpy(addr, e->addr, sizeof(addr));
-		r->busy = true;
 		pthread_mutex_unlock(&r->lock);
 		rc = r->fn(family, addr, name, sizeof(name));
 		pthread_mutex_lock(&r->lock);
-		r->busy = false;
-		if (r->stop) {
-			/* resolver_free() did not wait for us: ours to free */
-			pthread_mutex_unlock(&r->lock);
-			destroy(r);
-			return NULL;
-		}
+		if (r->stop)
+			break;	/* nobody asks any more */
 		e->state = rc ? E_NONAME : E_NAMED;
 		if (!rc)
 			memcpy(e->name, name, sizeof(e->name));
 		e->name[sizeof(e->name) - 1] = '\0';
 		r->done++;
 	}
-	pthread_mutex_unlock(&r->lock);
+	/* the resolver lives while a thread (maybe in a lookup that never returns) or its owner does */
+	unref_unlock(r);
 	return NULL;
 }
 
 struct resolver *resolver_new(size_t cap, resolve_fn fn)
 {
 	struct resolver *r;
+	pthread_attr_t attr;
 	sigset_t all, old;
-	int err;
+	int err = 0;
 
 	if (!cap) {
 		errno = EINVAL;
@@ -138,14 +145,28 @@ struct resolver *resolver_new(size_t cap, resolve_fn fn)
 		return NULL;
 	r->cap = cap;
 	r->fn = fn ? fn : lookup;
+	r->refs = 1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->wake, NULL);
+	/* never joined: resolver_free() must not wait for a lookup */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	/* signals are the main thread's: SIGINT must cut its wait short */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&r->thread, NULL, worker, r);
+	pthread_mutex_lock(&r->lock);
+	for (int i = 0; i < THREADS; i++) {
+		pthread_t t;
+
+		err = pthread_create(&t, &attr, worker, r);
+		if (err)
+			break;
+		r->refs++;
+	}
+	pthread_mutex_unlock(&r->lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err) {
+	pthread_attr_destroy(&attr);
+	if (r->refs == 1) {	/* no thread at all */
 		destroy(r);
 		errno = err;
 		return NULL;
@@ -207,19 +228,10 @@ size_t resolver_done(struct resolver *r)
 
 void resolver_free(struct resolver *r)
 {
-	bool busy;
-
 	if (!r)
 		return;
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
-	busy = r->busy;
-	pthread_cond_signal(&r->wake);
-	pthread_mutex_unlock(&r->lock);
-	if (busy) {
-		pthread_detach(r->thread);	/* it frees r when its lookup returns */
-		return;
-	}
-	pthread_join(r->thread, NULL);
-	destroy(r);
+	pthread_cond_broadcast(&r->wake);
+	unref_unlock(r);
 }

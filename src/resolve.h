@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Remote host names for the screen, looked up by a thread of their own so
- * that a slow or silent DNS server never holds up a refresh: asking for a
- * name answers at once with what the cache has (nothing the first time) and
- * queues the lookup. The cache is bounded; the least recently asked name
- * goes first.
+ * Remote host names for the screen, looked up by threads of their own (a
+ * few, so that one lookup that hangs does not hold up the rest) so that a
+ * slow or silent DNS server never holds up a refresh: asking for a name
+ * answers at once with what the cache has (nothing the first time) and
+ * queues the lookup, the most recently asked first. The cache is bounded;
+ * the least recently asked name goes first.
  */
 #ifndef BCCFLOW_RESOLVE_H
 #define BCCFLOW_RESOLVE_H
@@ -21,7 +22,7 @@ struct resolver;
  */
 typedef int (*resolve_fn)(int family, const __u8 *addr, char *name, size_t len);
 
-/* A resolver of at most cap names, its thread started; NULL with errno set. */
+/* A resolver of at most cap names, its threads started; NULL with errno set. */
 struct resolver *resolver_new(size_t cap, resolve_fn fn);
 
 /*
@@ -35,8 +36,8 @@ const char *resolver_name(struct resolver *r, int family, const __u8 *addr, char
 size_t resolver_done(struct resolver *r);
 
 /*
- * Ends the thread and frees everything; never waits for a lookup under
- * way (the thread frees the resolver when that lookup returns).
+ * Ends the threads and frees everything; never waits for a lookup under
+ * way (the last thread out frees the resolver when its lookup returns).
  */
 void resolver_free(struct resolver *r);
 
