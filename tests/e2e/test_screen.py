@@ -43,10 +43,10 @@ class Tmux:
         self.rc = os.path.join(self.dir, "rc")
         argv = [BCCFLOW] + (["--attach", os.environ["BCCFLOW_E2E_ATTACH"]]
                             if os.environ.get("BCCFLOW_E2E_ATTACH") else []) + list(args)
-        cmd = " ".join(shlex_quote(a) for a in argv)
+        cmd = " ".join(shlex.quote(a) for a in argv)
         if wrap:
             cmd = wrap(cmd)
-        envs = " ".join("%s=%s" % (k, shlex_quote(v)) for k, v in
+        envs = " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in
                         dict({"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}, **(env or {})).items())
         # the terminal's settings before and after: the screen must put them back
         # like an interactive shell, the shell around bccflow outlives Ctrl-C
@@ -76,10 +76,6 @@ class Tmux:
     def lines(self):
         """The pane as shown, each wrapped line joined (-J): a wrap makes it longer."""
         return self.tmux("capture-pane", "-p", "-J", "-t", "s").split("\n")[:-1]
-
-    def screen(self):
-        """The rows of the pane as they are (-N keeps the trailing spaces)."""
-        return self.tmux("capture-pane", "-p", "-N", "-t", "s").split("\n")[:-1]
 
     def keys(self, *keys):
         self.tmux("send-keys", "-t", "s", *keys)
@@ -115,17 +111,9 @@ class Tmux:
         with open(os.path.join(self.dir, "stty." + which)) as f:
             return f.read()
 
-    def stderr(self):
-        with open(self.err) as f:
-            return f.read()
-
     def close(self):
         subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def shlex_quote(s):
-    return shlex.quote(str(s))
 
 
 def status_time(lines):
@@ -495,7 +483,7 @@ class Screen(E2ETest):
         threading.Thread(target=talk, daemon=True).start()
         try:
             # bccflow in its own mount namespace, where resolv.conf names that server
-            wrap = lambda cmd: ("unshare -m sh -c %s" % shlex_quote(
+            wrap = lambda cmd: ("unshare -m sh -c %s" % shlex.quote(
                 "mount --bind %s /etc/resolv.conf && exec %s" % (conf.name, cmd)))
             p = self.pane(["--names", "1"], 120, 25, wrap=wrap)
             start = time.time()
