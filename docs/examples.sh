@@ -28,6 +28,7 @@ die() { log "$*"; exit 1; }
 made_policy=0
 tmp=""
 pids=()
+tmux_socks=()
 cgdir=""
 cleanup() {
 	local p
@@ -37,6 +38,7 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
+	for p in "${tmux_socks[@]}"; do tmux -L "$p" kill-server 2>/dev/null || true; done
 	[ -z "$tmp" ] || rm -rf "$tmp"
 	# the servers in them have exited: the cgroups are empty
 	[ -z "$cgdir" ] || rmdir "$cgdir"/*.scope "$cgdir"/*.service "$cgdir" 2>/dev/null || true
@@ -60,7 +62,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-benchmark >/dev/null || need+=(redis-tools)
 command -v iperf3 >/dev/null || need+=(iperf3)
 command -v curl >/dev/null || need+=(curl)
-command -v script >/dev/null || need+=(bsdutils)
+command -v tmux >/dev/null || need+=(tmux)
 command -v ss >/dev/null || need+=(iproute2)
 command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 command -v dig >/dev/null || need+=(bind9-dnsutils)
@@ -214,17 +216,34 @@ capture() {
 	run_until_traffic_ends "$tmp/pid" $!
 }
 
-# capture_tty ARGS...: the same with stdout on a terminal (script(1)); the
-# clear-screen codes become '<clear screen>', the terminal's CRs are dropped
-capture_tty() {
-	rm -f "$tmp/pid"
+# capture_screen ARGS...: bccflow on a 100x25 terminal (a tmux pane), while
+# redis-benchmark keeps 150 connections to redis-server busy besides the usual
+# traffic; the pane as shown once the traffic has run, then q
+capture_screen() {
+	local sock="bccflow-examples-$$" bench rc
 	: >"$tmp/err"
-	script -qfec "$(printf '%q ' sh -c 'echo $$ >"$0"; exec timeout 60 "$@"' \
-		"$tmp/pid" "$BCCFLOW" "$@") 2>$tmp/err" /dev/null </dev/null >"$tmp/tty" &
-	pids+=($!)
-	run_until_traffic_ends "$tmp/pid" $!
-	sed -e 's/\r$//' -e 's/\x1b\[H\x1b\[2J/<clear screen>\n/g' "$tmp/tty" >"$tmp/out"
-	if grep -q $'\x1b' "$tmp/out"; then die "unexpected control codes: $(od -c "$tmp/out" | head)"; fi
+	rm -f "$tmp/rc"
+	tmux -L "$sock" -f /dev/null new-session -d -x 100 -y 25 -s s \
+		"env LANG=C.UTF-8 TERM=xterm-256color $(printf '%q ' "$BCCFLOW" "$@") 2>$tmp/err; echo \$? >$tmp/rc; exec sleep 600"
+	tmux_socks+=("$sock")
+	wait_started "$tmp/err" "$(tmux -L "$sock" display-message -p -t s '#{pane_pid}')"
+	timeout 60 redis-benchmark -h 127.0.0.1 -p $REDIS -c 150 -n 2000000 -t set -d 100 -q \
+		>/dev/null 2>&1 &
+	bench=$!
+	pids+=("$bench")
+	traffic
+	sleep 2.5	# a refresh after the traffic, redis-benchmark still busy
+	tmux -L "$sock" capture-pane -p -t s >"$tmp/out"
+	tmux -L "$sock" send-keys -t s q
+	for _ in $(seq 100); do [ -s "$tmp/rc" ] && break; sleep 0.1; done
+	kill "$bench" 2>/dev/null || true
+	wait "$bench" 2>/dev/null || true
+	forget "$bench"
+	rc=$(cat "$tmp/rc" 2>/dev/null || echo none)
+	tmux -L "$sock" kill-server
+	[ "$rc" = 0 ] || die "bccflow on the screen exited $rc: $(cat "$tmp/err")"
+	# trailing blanks of the pane are no part of the screen
+	sed -i -e 's/ *$//' "$tmp/out"
 }
 
 cmd() { printf '$ bccflow'; printf ' %s' "$@"; printf '\n'; }
@@ -383,16 +402,25 @@ fence; cmd --json --by pid -r 2 --port $PORTS $IV; cat "$tmp/out"; fence
 
 cat <<EOF
 
-## Screen mode (stdout is a terminal)
+## The live screen (stdout is a terminal)
 
-Each interval clears the screen (\`ESC[H ESC[2J\`, shown as \`<clear screen>\`)
-and starts with a status line. Captured with \`script(1)\`:
+Without \`-C\`, a terminal gets a screen like top's: the status line, the
+header, as many of the busiest rows as fit and one row summing the others,
+and the keys at the bottom, redrawn every interval and at once on a key or a
+resize. Captured with \`tmux capture-pane\` from a 100x25 terminal while
+\`redis-benchmark -c 150\` kept 150 connections to redis-server busy
+besides the usual traffic:
 
 EOF
-capture_tty --by pid -r 4 --port $PORTS $IV
-fence; cmd --by pid -r 4 --port $PORTS $IV; cat "$tmp/out"; fence
-
+capture_screen --port $PORTS 2
+fence; cmd --port $PORTS 2; cat "$tmp/out"; fence
 cat <<EOF
+
+Rates are per second, in units that keep their width (B, K, M, G: 1024
+bytes); each bar compares its row with the busiest. Keys: \`q\` quits, \`s\`
+the next sort key, \`b\` the next grouping, \`r\`/\`t\` rates or totals since
+start, \`p\` pauses the display (counting goes on), \`/\` filters rows by part
+of a comm or address, \`n\` remote host names, \`h\` help.
 
 ## Prometheus
 

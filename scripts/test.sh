@@ -33,8 +33,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 start=$(date +%s)
 # test-only packages: a real Prometheus for the metrics end-to-end tests,
-# traffic from real programs, certificates, bcrypt hashes and the unit check
-BCCFLOW_SETUP_EXTRA="prometheus iperf3 dnsmasq-base bind9-dnsutils openssl apache2-utils systemd man-db util-linux ${BCCFLOW_SETUP_EXTRA:-}" "$root/scripts/setup.sh"
+# traffic from real programs, certificates, bcrypt hashes and the unit check,
+# tmux for the live screen's
+BCCFLOW_SETUP_EXTRA="prometheus iperf3 dnsmasq-base bind9-dnsutils openssl apache2-utils systemd man-db util-linux tmux ${BCCFLOW_SETUP_EXTRA:-}" "$root/scripts/setup.sh"
 t_setup=$(( $(date +%s) - start ))
 "$root/scripts/build.sh"
 t_build=$(( $(date +%s) - start - t_setup ))

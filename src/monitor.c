@@ -14,6 +14,7 @@
 #include "drain.h"
 #include "format.h"
 #include "kfeatures.h"
+#include "live.h"
 #include "metrics.h"
 #include "monitor.h"
 #include "report.h"
@@ -72,6 +73,9 @@ struct monitor {
 	bool have_paths;
 	struct cgroup_names names;
 	struct screen scr;
+	struct live live;
+	bool is_live;			/* the live screen (live.h) instead of format_table */
+	bool end_pending;		/* collect_end() still due for the last interval */
 	struct metrics_totals totals;
 	const struct selfcost *cost;
 	struct selfcost_sample cost_prev;
@@ -153,23 +157,47 @@ static int name_cgroups(struct monitor *m, const struct interval *iv)
 	return 0;
 }
 
+/* The live screen's interval, with the warnings of warn_drops() in the hint's place. */
+static int live_report(struct monitor *m, const struct interval *iv, double elapsed_s)
+{
+	char msg[192];
+
+	if (iv->dropped)
+		snprintf(msg, sizeof(msg), "warning: flow table full (--max-flows %u): %llu events "
+			 "(%llu bytes) of new flows not counted", m->o->max_flows,
+			 (unsigned long long)iv->dropped, (unsigned long long)iv->dropped_bytes);
+	else if (iv->marks_lost)
+		snprintf(msg, sizeof(msg), "warning: %llu closed flows could not be marked for "
+			 "eviction (raise --max-flows)", (unsigned long long)iv->marks_lost);
+	else
+		msg[0] = '\0';
+	if (*msg)
+		live_message(&m->live, msg);
+	return live_interval(&m->live, iv, elapsed_s);
+}
+
 static int report(struct monitor *m, const struct interval *iv, double elapsed_s)
 {
 	const struct options *o = m->o;
 	struct report r;
 	int err = name_cgroups(m, iv);
 
-	if (!err)
+	/* on the live screen, the metrics' rows only: the screen has its own */
+	if (!err && (!m->is_live || m->prom))
 		err = report_build(&m->rep, iv, o, elapsed_s, &r);
+	if (!err && m->is_live)
+		err = live_report(m, iv, elapsed_s);
 	if (err)
 		return err;
-	if (o->output == OUTPUT_JSON)
-		format_json(stdout, &r, now_epoch(), o);
-	else if (o->output == OUTPUT_CSV)
-		format_csv(stdout, &r, now_epoch(), o);
-	else
-		format_table(stdout, &r, o, &m->scr);
-	warn_drops(iv, o);
+	if (!m->is_live) {
+		if (o->output == OUTPUT_JSON)
+			format_json(stdout, &r, now_epoch(), o);
+		else if (o->output == OUTPUT_CSV)
+			format_csv(stdout, &r, now_epoch(), o);
+		else
+			format_table(stdout, &r, o, &m->scr);
+		warn_drops(iv, o);
+	}
 	m->totals.intervals++;
 	m->totals.events += iv->events;
 	m->totals.dropped += iv->dropped;
@@ -199,9 +227,20 @@ static void measure_cost(struct monitor *m, struct interval *iv)
 static enum step one_interval(struct monitor *m, double elapsed_s)
 {
 	struct interval iv;
-	__u64 t0 = mono_us();
-	int err = collect_interval(&m->c, &m->ops, &iv);
+	__u64 t0;
+	int err;
 	enum step s;
+
+	if (m->end_pending) {
+		m->end_pending = false;
+		err = collect_end(&m->c);
+		if (err) {
+			fprintf(stderr, "bccflow: %s\n", strerror(-err));
+			return STEP_FAILED;
+		}
+	}
+	t0 = mono_us();
+	err = collect_interval(&m->c, &m->ops, &iv);
 
 	iv.collect_us = mono_us() - t0;
 	measure_cost(m, &iv);
@@ -217,6 +256,11 @@ static enum step one_interval(struct monitor *m, double elapsed_s)
 	s = flush_output();
 	if (s != STEP_ON)
 		return s;
+	if (m->is_live) {
+		/* the screen may group this interval's rows again on a key */
+		m->end_pending = true;
+		return STEP_ON;
+	}
 	err = collect_end(&m->c);
 	if (err) {
 		fprintf(stderr, "bccflow: %s\n", strerror(-err));
@@ -234,7 +278,19 @@ static enum step loop(struct monitor *m)
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (unsigned long n = 0;;) {
 		next.tv_sec += m->o->interval;
-		sleep_until(&next);
+		if (m->is_live) {
+			/* keys and resizes answered at once; the interval ends on time */
+			switch (live_wait(&m->live, &next)) {
+			case LIVE_QUIT:
+				return STEP_DONE;
+			case LIVE_FAILED:
+				return STEP_FAILED;
+			default:
+				break;
+			}
+		} else {
+			sleep_until(&next);
+		}
 		now = mono_us();
 		s = one_interval(m, (double)(now - last) / 1e6);
 		last = now;
@@ -283,7 +339,7 @@ int monitor_run(const struct options *o, const struct loaded *l, const struct kf
 	int err;
 
 	m.scr.attach = backend_name(l->backend);
-	m.scr.clear = o->output == OUTPUT_TABLE && !o->no_clear && isatty(STDOUT_FILENO);
+	m.is_live = o->output == OUTPUT_TABLE && !o->no_clear && isatty(STDOUT_FILENO);
 	err = drain_init(&m.d, &fds, o->max_flows);
 	if (!err)
 		err = collect_init(&m.c, o->max_flows);
@@ -299,6 +355,10 @@ int monitor_run(const struct options *o, const struct loaded *l, const struct kf
 		goto out;
 	}
 	m.ops = drain_ops(&m.d);
+	if (m.is_live && live_open(&m.live, o, m.scr.attach)) {
+		m.is_live = false;
+		goto out;
+	}
 	/* CPU from here on (not the compile); BPF runs since the statistics went on */
 	selfcost_read(cost, &m.cost_prev);
 	m.cost_prev.bpf_run_ns = m.cost_prev.bpf_runs = 0;
@@ -306,6 +366,8 @@ int monitor_run(const struct options *o, const struct loaded *l, const struct kf
 	if (s == STEP_ON)
 		s = loop(&m);
 out:
+	if (m.is_live)
+		live_close(&m.live);	/* the terminal as it was, on every way out */
 	cgroup_names_free(&m.names);
 	if (m.have_paths)
 		cgroup_paths_free(&m.paths);

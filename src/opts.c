@@ -37,6 +37,8 @@ enum {
 	OPT_MAX_SERIES,
 	OPT_WEB_CONFIG,
 	OPT_USER,
+	OPT_ASCII,
+	OPT_NAMES,
 };
 
 static const struct option long_opts[] = {
@@ -64,6 +66,8 @@ static const struct option long_opts[] = {
 	{ "rate", no_argument, NULL, OPT_RATE },
 	{ "no-clear", no_argument, NULL, 'C' },
 	{ "wide", no_argument, NULL, 'w' },
+	{ "ascii", no_argument, NULL, OPT_ASCII },
+	{ "names", no_argument, NULL, OPT_NAMES },
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
@@ -148,7 +152,12 @@ void opts_usage(FILE *out)
 "      --units U        B|KB|MB|auto for the table (default KB = 1024 bytes)\n"
 "      --rate           add per-second rate columns (RX_KB/s, TX_KB/s: in --units)\n"
 "  -w, --wide           add NETNS, CONTAINER and CGROUP columns to the flow table\n"
-"  -C, --no-clear       rolling output on a terminal (default: refresh the screen)\n"
+"  -C, --no-clear       rolling output on a terminal (default: the live screen;\n"
+"                       keys q s b r t p / n h, h lists them)\n"
+"      --ascii          screen: bars in ASCII (default: block characters when\n"
+"                       the locale is UTF-8)\n"
+"      --names          screen: remote host names instead of addresses, looked\n"
+"                       up in the background (key n toggles; never in JSON/CSV)\n"
 "      --csv            CSV on stdout (a header line, then one line per row)\n"
 "      --listen ADDR:PORT\n"
 "                       serve Prometheus metrics on http://ADDR:PORT/metrics\n"
@@ -490,6 +499,7 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 			r = parse_enum(&e, NAMES(unit_names), "--units", optarg, "B, KB, MB or auto",
 				       err, errlen);
 			o->units = (enum units)e;
+			o->units_set = true;
 			break;
 		case 'r':
 			if (parse_ulong(optarg, 1000000, &v) || v < 1)
@@ -502,6 +512,12 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 			break;
 		case 'C':
 			o->no_clear = true;
+			break;
+		case OPT_ASCII:
+			o->ascii = true;
+			break;
+		case OPT_NAMES:
+			o->names = true;
 			break;
 		case OPT_LISTEN:
 			o->listen = optarg;

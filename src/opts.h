@@ -94,9 +94,12 @@ struct options {
 	enum sort_key sort;
 	unsigned rows;			/* 0: all rows; else top N and "others" */
 	enum units units;
+	bool units_set;			/* --units given (the screen has its own default) */
 	bool rate;			/* add per-second rates */
 	bool no_clear;			/* -C: rolling output even on a terminal */
 	bool wide;			/* -w: NETNS, CONTAINER and CGROUP table columns */
+	bool ascii;			/* --ascii: the screen draws bars with ASCII */
+	bool names;			/* --names: the screen starts with remote host names */
 	const char *listen;		/* --listen ADDR:PORT; parsed by prom.c */
 	unsigned max_series;		/* metrics series limit, 0 = none */
 	const char *web_config;		/* --web-config FILE; read by webconfig.c */

@@ -154,6 +154,12 @@ static int row_cmp(const void *pa, const void *pb, void *arg)
 	return r;
 }
 
+void report_sort(struct report_row *rows, size_t n, enum sort_key s)
+{
+	if (n)
+		qsort_r(rows, n, sizeof(*rows), row_cmp, &s);
+}
+
 /* One pass: whether rows are in row_cmp order already (then no sort is needed). */
 static bool in_order(const struct report_row *rows, size_t n, enum sort_key s)
 {

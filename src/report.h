@@ -65,6 +65,9 @@ void reporter_free(struct reporter *r);
 int report_build(struct reporter *r, const struct interval *iv, const struct options *o,
 		 double elapsed_s, struct report *out);
 
+/* Sorts rows as report_build() does under --sort s (the live screen's s key). */
+void report_sort(struct report_row *rows, size_t n, enum sort_key s);
+
 /* The next group at or after *pos (start at 0), or NULL: metrics reads them so. */
 const struct group *reporter_next_group(const struct reporter *r, size_t *pos);
 

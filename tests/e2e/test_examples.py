@@ -25,7 +25,7 @@ from e2e import BCCFLOW, E2ETest  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SCRIPT = os.path.join(ROOT, "docs", "examples.sh")
 DOC = os.path.join(ROOT, "docs", "examples.md")
-PROGRAMS = ("nginx", "curl", "redis-server", "redis-benchmark", "iperf3", "script", "ss")
+PROGRAMS = ("nginx", "curl", "redis-server", "redis-benchmark", "iperf3", "tmux", "ss")
 
 NUM = re.compile(r"\d+(?:\.\d+)?[KMGT]?")
 TABLE_HEADER = re.compile(r"[A-Z][A-Za-z_/]*(?:\s+[A-Z][A-Za-z_/]*)+\s*")

@@ -2,15 +2,18 @@
 sorting and row limits with an 'others' row, units and rates, screen mode,
 CSV. Every number is compared exactly with what flowgen really moved."""
 import csv
+import fcntl
 import io
 import json
 import os
 import pty
 import random
 import select
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 import unittest
 
@@ -295,6 +298,9 @@ class Output(E2ETest):
     def test_screen_mode_on_a_terminal_only(self):
         pid, fd = pty.fork()
         if pid == 0:
+            # wide enough for the whole status line (tests/e2e/test_screen.py
+            # tests the screen itself)
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
             os.execv(BCCFLOW, [BCCFLOW, "1", "2"])
         out = b""
         deadline = time.time() + 60

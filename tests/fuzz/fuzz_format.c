@@ -6,7 +6,8 @@
  * moves bytes over a few intervals; each interval goes through
  * report_build() (src/report.c) with fuzzed --by/--sort/--rows/--listen,
  * then format_table(), format_json(), format_json_start(),
- * format_csv_header() and format_csv() (src/format.c).
+ * format_csv_header() and format_csv() (src/format.c), and the live
+ * screen's layout (src/screen_layout.c) at a fuzzed size and view.
  *
  * Checks against a model kept here: the rows' sums equal the interval's
  * (others row included); one row per group; group totals are the sums of
@@ -15,7 +16,9 @@
  * line is one valid object (RFC 8259, UTF-8) with the right numbers and the
  * comm decoded back to its bytes (invalid ones as U+FFFD); every CSV line
  * has the header's field count (RFC 4180) and the right numbers; the table
- * has the right lines and no control characters.
+ * has the right lines and no control characters; the screen's frame has
+ * no more lines than its height, none wider than its width, the status
+ * line first, and no control bytes but its colour codes.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -25,6 +28,7 @@
 #include "format.h"
 #include "fuzz_common.h"
 #include "report.h"
+#include "screen_layout.h"
 
 #define POOL 12
 #define MAX_IV 4
@@ -309,6 +313,64 @@ static void do_start(FILE *f, void *a)
 	format_json_start(f, x->b, x->o);
 }
 
+/* The live screen's frame of these rows fits, whatever the size and view. */
+static const char *fuzz_name(void *ctx, int family, const __u8 *addr, char *buf, size_t len)
+{
+	(void)family;
+	if (!ctx || addr[0] & 1)
+		return NULL;
+	snprintf(buf, len, "%s", (const char *)ctx);
+	return buf;
+}
+
+static void check_screen(const struct report *r, const struct options *o, struct fdp *d)
+{
+	static const char *const names[] = { "h", "a-rather-long-host-name.example.org",
+					     "\033[2J\x07", "\xff\xfe" };
+	struct scr_status st = { .when = "12:34:56", .attach = "tracepoint",
+				 .flows = r->nrows, .tracked = fdp_u32(d),
+				 .dropped = fdp_u32(d), .rx_rate = r->rx_bytes,
+				 .tx_rate = r->tx_bytes, .bpf_ms = fdp_u16(d) / 10.0 };
+	struct scr_view v = { .by = r->by, .sort = o->sort, .totals = fdp_bool(d),
+			      .paused = fdp_bool(d), .help = fdp_bool(d), .names = fdp_bool(d),
+			      .editing = fdp_bool(d) };
+	struct scr_style sty = { .utf8 = fdp_bool(d), .color = fdp_bool(d),
+				 .human = fdp_bool(d), .units = o->units, .map_v4 = o->map_v4,
+				 .max_rows = o->rows };
+	struct scr_input in = { .rows = r->rows, .nrows = r->nrows, .elapsed_s = r->elapsed_s,
+				.status = &st, .name = fuzz_name,
+				.name_ctx = (void *)names[fdp_u8(d) % 4],
+				.message = fdp_bool(d) ? "warning: \033[1mx" : NULL };
+	int width = fdp_u16(d) % 400, height = fdp_u16(d) % 120;
+	struct scr_frame *f;
+
+	snprintf(v.filter, sizeof(v.filter), "%s", fdp_bool(d) ? "1" : "");
+	f = scr_layout(&in, &v, &sty, width, height);
+	CHECK(f, "scr_layout failed");
+	width = width < 1 ? 1 : width;
+	height = height < 1 ? 1 : height;
+	CHECK(f->nlines >= 1 && f->nlines <= height, "screen: %d lines for %d", f->nlines,
+	      height);
+	for (int i = 0; i < f->nlines; i++) {
+		const unsigned char *p = (const unsigned char *)f->lines[i];
+
+		CHECK(scr_cells(f->lines[i]) <= width, "screen: line %d wider than %d: %s", i,
+		      width, f->lines[i]);
+		for (; *p; p++) {
+			if (*p == '\033' && sty.color && p[1] == '[') {
+				p += strspn((const char *)p + 2, "0123456789;") + 2;
+				CHECK(*p == 'm', "screen: a code other than SGR: %s", f->lines[i]);
+				continue;
+			}
+			CHECK(*p >= 0x20 && *p != 0x7f, "screen: control byte 0x%02x in %s", *p,
+			      f->lines[i]);
+		}
+	}
+	if (width >= 16)
+		CHECK(strstr(f->lines[0], "bccflow 12:34:56"), "screen: no status line first");
+	free(f);
+}
+
 static void check_outputs(const struct report *r, const struct options *o,
 			  const struct interval *iv, struct fdp *d)
 {
@@ -351,6 +413,7 @@ static void check_outputs(const struct report *r, const struct options *o,
 	want = 1 + r->nrows + (scr.clear ? 2 : iv->index > 1 ? 1 : 0);
 	CHECK(c.line == want, "table: %zu lines, want %zu", c.line, want);
 	free(text);
+	check_screen(r, o, d);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
