@@ -463,12 +463,12 @@ static __always_inline void set_peer(struct flow_key *key, const struct udp_peer
  * a free slot gets a new entry (the second slot while the first one's
  * closed entry waits for the host); anything else counts by tuple.
  */
-static __always_inline int count_slow(const struct event *ev, struct sock_flow *sf,
-				      struct sock_flow *sf2)
+static __always_inline int count_slow(const struct event *ev)
 {
 	u64 skp = ev->slot1, slot2 = ev->slot2;
 	u16 family = ev->family;
 	u8 proto = ev->proto;
+	struct sock_flow *sf, *sf2 = NULL;
 	struct flow_key key;
 
 #ifdef BCCFLOW_BACKEND_RAW_TRACEPOINT
@@ -476,12 +476,17 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
 #endif
 	if (!proto)
 		return 0;
-	if (proto == FLOW_PROTO_UDP && skp != ev->skp) {
+	if (proto == FLOW_PROTO_UDP) {
 		skp = ev->skp;	/* not |: fentry's sk is a pointer to the verifier */
 		slot2 = skp + 1;
-		sf = socks.lookup(&skp);
-		sf2 = !sf || sf->flags ? socks.lookup(&slot2) : NULL;
 	}
+	/*
+	 * Looked up again, not taken from count_bytes(): one path into here
+	 * whatever the fast path found keeps the verifier's work small.
+	 */
+	sf = socks.lookup(&skp);
+	if (!sf || sf->flags)
+		sf2 = socks.lookup(&slot2);
 	__builtin_memset(&key, 0, sizeof(key));
 	key.pid = ev->pid;
 	key.cgroup = ev->cgroup;
@@ -494,7 +499,7 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
 		struct udp_peer p;
 
 		/* this datagram's peer; else the socket's, which connect() may change */
-		if (take_peer(skp, &p) == 0)
+		if (take_peer(ev->skp, &p) == 0)
 			set_peer(&key, &p);
 	}
 #endif
@@ -539,7 +544,7 @@ static __always_inline int count_bytes(struct sock *sk, u8 proto, u64 bytes, int
 	u16 family = read_sk_id(sk, &hash);
 	u32 pid;
 	u64 cgroup, skp = (u64)sk, slot1, slot2;
-	struct sock_flow *sf, *sf2 = NULL;
+	struct sock_flow *sf;
 	struct event ev;
 
 	if (family != FLOW_AF_INET && family != FLOW_AF_INET6)
@@ -556,7 +561,8 @@ static __always_inline int count_bytes(struct sock *sk, u8 proto, u64 bytes, int
 		return 0;
 	}
 	if (!sf || sf->flags) {
-		sf2 = socks.lookup(&slot2);
+		struct sock_flow *sf2 = socks.lookup(&slot2);
+
 		if (SOCK_MINE(sf2, pid, cgroup) && sf2->key.proto == FLOW_PROTO_TCP) {
 			add_bytes(&sf2->val, bytes, tx);
 			return 0;
@@ -572,7 +578,7 @@ static __always_inline int count_bytes(struct sock *sk, u8 proto, u64 bytes, int
 	ev.family = family;
 	ev.proto = proto;
 	ev.tx = tx;
-	return count_slow(&ev, sf, sf2);
+	return count_slow(&ev);
 }
 
 /*
