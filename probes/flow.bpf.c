@@ -264,8 +264,8 @@ static __always_inline u16 read_sk_family(struct sock *sk)
  * slots from the connection hash, skc_hash, on. A socket that took the
  * address of one whose closed entries the host has not evicted yet then
  * most often finds its own entry with one lookup, not a walk through the
- * slow path on every event. UDP sockets keep slots 0 and 1 (their hash
- * changes with bind and connect, and their release marks those).
+ * slow path on every event. A UDP socket's hash is set when it binds (its
+ * low bits are the local port's), and its release marks all eight slots.
  */
 #define SK_SLOTS 8
 
@@ -404,22 +404,23 @@ int cgroup_sock_addr__udp6_recvmsg(struct bpf_sock_addr *ctx)
 /*
  * A UDP socket released: its entries stop counting, and the host evicts
  * them and the flows of its local end once idle (UDP has no close state).
- * The context is the struct sock itself.
+ * The context is the struct sock itself. Every slot of the address: a UDP
+ * socket's hash may have changed since its entries were made (sk_slot()).
  */
 int cgroup_sock__sock_release(struct bpf_sock *ctx)
 {
-	u64 skp = (u64)ctx;
 	struct sock_flow *sf;
 
 	if (ctx->protocol != FLOW_PROTO_UDP)
 		return 1;
-	sf = socks.lookup(&skp);
-	if (sf)
-		sf->flags = SOCK_FLOW_CLOSED;
-	skp += 1;
-	sf = socks.lookup(&skp);
-	if (sf)
-		sf->flags = SOCK_FLOW_CLOSED;
+#pragma unroll
+	for (u64 k = 0; k < SK_SLOTS; k++) {
+		u64 slot = (u64)ctx + k;
+
+		sf = socks.lookup(&slot);
+		if (sf)
+			sf->flags = SOCK_FLOW_CLOSED;
+	}
 	return 1;
 }
 
@@ -463,12 +464,12 @@ static __always_inline void set_peer(struct flow_key *key, const struct udp_peer
  * a free slot gets a new entry (the second slot while the first one's
  * closed entry waits for the host); anything else counts by tuple.
  */
-static __always_inline int count_slow(const struct event *ev)
+static __always_inline int count_slow(const struct event *ev, struct sock_flow *sf,
+				      struct sock_flow *sf2)
 {
 	u64 skp = ev->slot1, slot2 = ev->slot2;
 	u16 family = ev->family;
 	u8 proto = ev->proto;
-	struct sock_flow *sf, *sf2 = NULL;
 	struct flow_key key;
 
 #ifdef BCCFLOW_BACKEND_RAW_TRACEPOINT
@@ -476,17 +477,6 @@ static __always_inline int count_slow(const struct event *ev)
 #endif
 	if (!proto)
 		return 0;
-	if (proto == FLOW_PROTO_UDP) {
-		skp = ev->skp;	/* not |: fentry's sk is a pointer to the verifier */
-		slot2 = skp + 1;
-	}
-	/*
-	 * Looked up again, not taken from count_bytes(): one path into here
-	 * whatever the fast path found keeps the verifier's work small.
-	 */
-	sf = socks.lookup(&skp);
-	if (!sf || sf->flags)
-		sf2 = socks.lookup(&slot2);
 	__builtin_memset(&key, 0, sizeof(key));
 	key.pid = ev->pid;
 	key.cgroup = ev->cgroup;
@@ -544,7 +534,7 @@ static __always_inline int count_bytes(struct sock *sk, u8 proto, u64 bytes, int
 	u16 family = read_sk_id(sk, &hash);
 	u32 pid;
 	u64 cgroup, skp = (u64)sk, slot1, slot2;
-	struct sock_flow *sf;
+	struct sock_flow *sf, *sf2 = NULL;
 	struct event ev;
 
 	if (family != FLOW_AF_INET && family != FLOW_AF_INET6)
@@ -561,8 +551,7 @@ static __always_inline int count_bytes(struct sock *sk, u8 proto, u64 bytes, int
 		return 0;
 	}
 	if (!sf || sf->flags) {
-		struct sock_flow *sf2 = socks.lookup(&slot2);
-
+		sf2 = socks.lookup(&slot2);
 		if (SOCK_MINE(sf2, pid, cgroup) && sf2->key.proto == FLOW_PROTO_TCP) {
 			add_bytes(&sf2->val, bytes, tx);
 			return 0;
@@ -578,7 +567,7 @@ static __always_inline int count_bytes(struct sock *sk, u8 proto, u64 bytes, int
 	ev.family = family;
 	ev.proto = proto;
 	ev.tx = tx;
-	return count_slow(&ev);
+	return count_slow(&ev, sf, sf2);
 }
 
 /*
