@@ -51,12 +51,20 @@ PROFILES = {
 HOOK_PROGS = ("sock_send_length", "sock_recv_length")  # the per-call programs, by name part
 
 
-def monitors(bccflow, attach, compare):
+def bccflow_monitor(path, attach, max_flows):
+    """bench.py's bccflow monitor, with --max-flows as given (None: bccflow's default)."""
+    m = B.bccflow_monitor(path, attach)
+    i = m.argv.index("--max-flows")
+    m.argv[i:i + 2] = ["--max-flows", str(max_flows)] if max_flows else []
+    return m
+
+
+def monitors(bccflow, attach, compare, max_flows):
     """(name, bench.Monitor) in the order of the first round."""
     mons = [("empty", B.null_monitor(True)), ("article", B.reference_monitor()),
-            ("bccflow", B.bccflow_monitor(bccflow, attach))]
+            ("bccflow", bccflow_monitor(bccflow, attach, max_flows))]
     for label, path in compare:
-        mons.append(("bccflow:" + label, B.bccflow_monitor(path, attach)))
+        mons.append(("bccflow:" + label, bccflow_monitor(path, attach, max_flows)))
     return mons
 
 
@@ -108,6 +116,12 @@ def block(P, res, r, b, name, mon):
         time.sleep(0.3)
     own = set(B.bpf_prog_stats(run.pid)) if run else set()
     f0 = B.foreign_progs(own)
+    for _ in range(15):  # the last monitor's programs go a moment after it exits
+        if not f0 or run:
+            break
+        time.sleep(0.2)
+        f0 = B.foreign_progs(own)
+    f1 = []
     try:
         for rep in range(P["reps"]):
             for w, fam in WORKLOADS:
@@ -116,8 +130,8 @@ def block(P, res, r, b, name, mon):
                                         tg=tg))
         if run:
             bpf_runs(P, run, res, r, name)
+        f1 = B.foreign_progs(own)  # before the stop: a stopped monitor's programs linger
     finally:
-        f1 = B.foreign_progs(own)
         if run:
             run.stop(timeout=60)
     if f0 or f1:
@@ -137,12 +151,13 @@ def run_percall(args):
         if not sep or not label or not os.access(path, os.X_OK):
             sys.exit("percall: --compare wants LABEL=BINARY, got %r" % c)
         compare.append((label, path))
-    mons = monitors(args.bccflow, args.attach, compare)
+    mons = monitors(args.bccflow, args.attach, compare, args.max_flows)
     stem = datetime.datetime.now().strftime("%Y-%m-%d") + "-percall" + \
         ("-quick" if args.quick else "")
     os.makedirs(args.out, exist_ok=True)
     env = dict(kernel=os.uname().release, cpus=os.cpu_count(), loadavg_start=B.loadavg(),
                cpu_pressure_start=B.cpu_pressure(), attach=args.attach,
+               max_flows=args.max_flows,
                started=datetime.datetime.now().isoformat(timespec="seconds"))
     for k, argv in (("git_commit", ["git", "-C", B.ROOT, "rev-parse", "--short", "HEAD"]),
                     ("bccflow_version", [args.bccflow, "--version"])):
@@ -269,12 +284,13 @@ def render(path):
     L = []
     L.append("# Per-call cost, one run (%s)" % env.get("started", "?"))
     L.append("")
-    L.append("Commit %s%s, bccflow `--attach %s`, kernel %s, %s CPUs; profile %s: %d rounds, "
+    L.append("Commit %s%s, bccflow `--attach %s`%s, kernel %s, %s CPUs; profile %s: %d rounds, "
              "each monitor one block per round in a rotated order with a no-monitor block on "
              "both sides, %d run(s) of %.1f s per workload per block (the cheapest counts), "
              "then one %.1f s run per workload with BPF statistics on. Took %s s. Load "
              "average %s at the start, %s at the end; CPU pressure %s → %s." %
              (env.get("git_commit"), " (dirty)" if env.get("git_dirty") else "", env["attach"],
+              " `--max-flows %d`" % env["max_flows"] if env.get("max_flows") else "",
               env["kernel"], env["cpus"], res["profile"], P["rounds"], P["reps"], P["dur"],
               P["bpf_dur"], env.get("duration_s"), env["loadavg_start"],
               env.get("loadavg_end"), env.get("cpu_pressure_start"),
@@ -367,6 +383,7 @@ def main():
     r = sub.add_parser("run")
     r.add_argument("--bccflow", required=True)
     r.add_argument("--attach", default="raw-tracepoint")
+    r.add_argument("--max-flows", type=int, help="bccflow's --max-flows (default: its own)")
     r.add_argument("--quick", action="store_true")
     r.add_argument("--rounds", type=int, help="instead of the profile's (development)")
     r.add_argument("--compare", action="append", default=[], metavar="LABEL=BIN",
