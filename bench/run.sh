@@ -3,8 +3,8 @@
 #
 #   sudo bench/run.sh            # full run (about 20-25 min): bench/results/<date>.{md,png,json,dat}
 #   sudo bench/run.sh --quick    # a few minutes, for development: results/<date>-quick.*
-#   sudo bench/run.sh --percall [--quick]  # per-call cost only, one run (about 9 min;
-#                                # --quick about 2): results/<date>-percall[-quick].{md,json}
+#   sudo bench/run.sh --percall [--quick]  # per-call cost only, one run (about 7 min;
+#                                # --quick about 3): results/<date>-percall[-quick].{md,json}
 #
 # Installs what it needs with apt-get (BCC and kernel headers via scripts/setup.sh;
 # python3-bpfcc for the reference tool, nethogs, gnuplot-nox for the plot, a C
