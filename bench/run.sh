@@ -3,6 +3,8 @@
 #
 #   sudo bench/run.sh            # full run (about 20-25 min): bench/results/<date>.{md,png,json,dat}
 #   sudo bench/run.sh --quick    # a few minutes, for development: results/<date>-quick.*
+#   sudo bench/run.sh --percall [--quick]  # per-call cost only, one run (about 7 min;
+#                                # --quick about 3): results/<date>-percall[-quick].{md,json}
 #
 # Installs what it needs with apt-get (BCC and kernel headers via scripts/setup.sh;
 # python3-bpfcc for the reference tool, nethogs, gnuplot-nox for the plot, a C
@@ -19,12 +21,14 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench: must run as root (try: sudo $0 $*)" >&2; exit 1; }
 
 args=()
+percall=
 for a in "$@"; do
 	case "$a" in
 	--quick) args+=(--quick) ;;
+	--percall) percall=1 ;;
 	--skip-workloads|--skip-population) args+=("$a") ;;  # development only
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-	*) echo "bench: unknown option: $a (try --quick)" >&2; exit 2 ;;
+	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+	*) echo "bench: unknown option: $a (try --quick or --percall)" >&2; exit 2 ;;
 	esac
 done
 
@@ -47,6 +51,9 @@ for t in trafficgen popgen monwrap; do
 done
 
 # the reference tool's bcc module lives in Debian's python, not in a pyenv one
+if [ -n "$percall" ]; then
+	exec /usr/bin/python3 "$here/percall.py" run --bccflow "$BCCFLOW" "${args[@]}"
+fi
 # --deadline: the whole command, installs included, should end within 30 minutes
 exec /usr/bin/python3 "$here/bench.py" run --bccflow "$BCCFLOW" \
 	--deadline $((t_start + ${BENCH_BUDGET_S:-1740})) "${args[@]}"

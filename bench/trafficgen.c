@@ -19,6 +19,7 @@
  * costs than the mean; it is reported next to the mean ("p10").
  *
  * Workloads (fixed shapes):
+ *   W0  1-byte writes, streaming one way (Nagle on): the cheapest calls there are
  *   W1  64-byte request/response ping-pong, TCP_NODELAY: per-call cost dominates
  *   W2  64-byte writes, streaming one way (Nagle on)
  *   W3  16 KiB writes, streaming one way
@@ -28,10 +29,12 @@
  *   U2  64-byte UDP datagrams streaming one way; the server acknowledges
  *       every 32nd with 1 byte and the client waits for it, so nothing is
  *       dropped at the receiver
+ *   X2  64-byte writes streaming one way over a unix stream socket pair: not
+ *       TCP or UDP, so a flow monitor counts nothing, but its hooks still run
  * The TCP streaming receiver reads with a 128 KiB buffer. A UDP run ends
  * with a 1-byte datagram from the client; it counts as one more call.
  *
- * Usage: trafficgen -w W1|W2|W3|W4|U1|U2 [-4|-6] (-d SECONDS | -n COUNT) [-c NAME]
+ * Usage: trafficgen -w W0|W1|W2|W3|W4|U1|U2|X2 [-4|-6] (-d SECONDS | -n COUNT) [-c NAME]
  *   -d  run for this long (decimal seconds), or
  *   -n  this many client operations (W1: round trips; W2-W4: send calls)
  *   -c  comm (thread name) of both ends, default "tg-client"/"tg-server"
@@ -67,18 +70,21 @@ struct shape {
 	size_t write_size;
 	bool pingpong;
 	bool udp;
+	bool local;		/* a unix stream socket pair, not TCP */
 	const char *what;
 };
 
 #define UDP_WINDOW 32	/* U2: datagrams per acknowledgement */
 
 static const struct shape shapes[] = {
-	{ "W1", 64, true, false, "64 B request/response ping-pong" },
-	{ "W2", 64, false, false, "64 B writes, streaming" },
-	{ "W3", 16u << 10, false, false, "16 KiB writes, streaming" },
-	{ "W4", 1u << 20, false, false, "1 MiB writes, streaming" },
-	{ "U1", 64, true, true, "64 B UDP request/response ping-pong" },
-	{ "U2", 64, false, true, "64 B UDP datagrams, streaming (1-byte ack every 32)" },
+	{ "W0", 1, false, false, false, "1 B writes, streaming" },
+	{ "W1", 64, true, false, false, "64 B request/response ping-pong" },
+	{ "W2", 64, false, false, false, "64 B writes, streaming" },
+	{ "W3", 16u << 10, false, false, false, "16 KiB writes, streaming" },
+	{ "W4", 1u << 20, false, false, false, "1 MiB writes, streaming" },
+	{ "U1", 64, true, true, false, "64 B UDP request/response ping-pong" },
+	{ "U2", 64, false, true, false, "64 B UDP datagrams, streaming (1-byte ack every 32)" },
+	{ "X2", 64, false, false, true, "64 B writes, streaming over a unix stream socket pair" },
 };
 
 /* What each end counted; the server sends its copy to the client. */
@@ -240,20 +246,25 @@ static void set_nodelay(int fd)
 		die("TCP_NODELAY");
 }
 
-static void server(int lfd, const struct shape *s, int report_fd, const char *comm)
+/* The stream server on fd: a listening TCP socket, or (local) its end of the pair. */
+static void server(int fd, const struct shape *s, int report_fd, const char *comm)
 {
 	struct tally t = { .pid = (int32_t)getpid() };
 	struct slicer sl;
 	char *buf = malloc(RECV_BUF);
 	uint64_t c0, w0;
-	int fd, rc = 0;
+	int rc = 0;
 
 	prctl(PR_SET_NAME, comm);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	fd = accept(lfd, NULL, NULL);
+	if (!s->local) {
+		int lfd = fd;
+
+		fd = accept(lfd, NULL, NULL);
+		close(lfd);
+	}
 	if (fd < 0 || !buf)
 		die("accept");
-	close(lfd);
 	if (s->pingpong)
 		set_nodelay(fd);
 	c0 = cpu_ns();
@@ -370,7 +381,7 @@ static int udp_client_op(int fd, char *buf, const struct shape *s, uint64_t ops,
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: trafficgen -w W1|W2|W3|W4|U1|U2 [-4|-6] (-d SECONDS | -n COUNT) "
+	fprintf(f, "usage: trafficgen -w W0|W1|W2|W3|W4|U1|U2|X2 [-4|-6] (-d SECONDS | -n COUNT) "
 		"[-c NAME]\n");
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
 		fprintf(f, "  %s  %s\n", shapes[i].name, shapes[i].what);
@@ -385,7 +396,7 @@ int main(int argc, char **argv)
 	uint64_t count = 0, deadline, c0, w0, ops = 0;
 	const char *name = NULL;
 	char client_comm[16], server_comm[16];
-	int family = AF_INET, opt, lfd, fd, pfd[2], status, rc = 0;
+	int family = AF_INET, opt, lfd, fd = -1, pfd[2], status, rc = 0;
 	struct tally c = { 0 }, srv;
 	struct slicer slc;
 	char *buf;
@@ -441,10 +452,19 @@ int main(int argc, char **argv)
 		a->sin6_family = AF_INET6;
 		a->sin6_addr = in6addr_loopback;
 	}
-	lfd = socket(family, s->udp ? SOCK_DGRAM : SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&ss, sizeof(ss)) ||
-	    (!s->udp && listen(lfd, 1)) || getsockname(lfd, (struct sockaddr *)&ss, &sl))
-		die("listen");
+	if (s->local) {
+		int pair[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair))
+			die("socketpair");
+		lfd = pair[1];	/* the server's end */
+		fd = pair[0];
+	} else {
+		lfd = socket(family, s->udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+		if (lfd < 0 || bind(lfd, (struct sockaddr *)&ss, sizeof(ss)) ||
+		    (!s->udp && listen(lfd, 1)) || getsockname(lfd, (struct sockaddr *)&ss, &sl))
+			die("listen");
+	}
 	if (pipe(pfd))
 		die("pipe");
 	child = fork();
@@ -452,15 +472,19 @@ int main(int argc, char **argv)
 		die("fork");
 	if (child == 0) {
 		close(pfd[0]);
+		if (s->local)
+			close(fd);
 		if (s->udp)
 			udp_server(lfd, s, pfd[1], server_comm);
 		server(lfd, s, pfd[1], server_comm);
 	}
 	close(pfd[1]);
 	close(lfd);
-	fd = socket(family, s->udp ? SOCK_DGRAM : SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl))
-		die("connect");
+	if (!s->local) {
+		fd = socket(family, s->udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl))
+			die("connect");
+	}
 	if (s->pingpong && !s->udp)
 		set_nodelay(fd);
 	buf = calloc(1, s->write_size);
@@ -544,7 +568,7 @@ int main(int argc, char **argv)
 		       ",\"calls_per_s\":%.1f,\"cpu_ns_per_call\":%.2f,\"p10_ns_per_call\":%.2f"
 		       ",\"client_slices\":%u,\"client_slice_ns\":[%.1f,%.1f,%.1f]"
 		       ",\"server_slices\":%u,\"server_slice_ns\":[%.1f,%.1f,%.1f]}\n",
-		       s->name, family == AF_INET ? 4 : 6, s->write_size, ops, wall, c.pid, srv.pid,
+		       s->name, s->local ? 0 : family == AF_INET ? 4 : 6, s->write_size, ops, wall, c.pid, srv.pid,
 		       c.send_calls, c.recv_calls, srv.send_calls, srv.recv_calls, calls, c.bytes_sent,
 		       c.bytes_received, c.cpu_ns, srv.cpu_ns, cpu, wall > 0 ? (double)calls / wall : 0.0,
 		       calls ? (double)cpu / (double)calls : 0.0, p10, c.slices, c.slice_min,

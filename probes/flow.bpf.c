@@ -250,7 +250,6 @@ static __always_inline u8 sk_proto(struct sock *sk)
 }
 #endif
 
-#ifndef BCCFLOW_BACKEND_TRACEPOINT
 static __always_inline u16 read_sk_family(struct sock *sk)
 {
 	u16 family = 0;
@@ -258,16 +257,65 @@ static __always_inline u16 read_sk_family(struct sock *sk)
 	bpf_probe_read_kernel(&family, sizeof(family), SK_FIELD(sk, skc_family));
 	return family;
 }
+
+/*
+ * A socket's entries sit at its address + 0..SK_SLOTS-1 (sockets are at
+ * least 8-byte aligned, so no two sockets share a slot): the first two
+ * slots from the connection hash, skc_hash, on. A socket that took the
+ * address of one whose closed entries the host has not evicted yet then
+ * most often finds its own entry with one lookup, not a walk through the
+ * slow path on every event. A UDP socket's hash is set when it binds (its
+ * low bits are the local port's), and its release marks all eight slots.
+ */
+#define SK_SLOTS 8
+
+static __always_inline u64 sk_slot(u64 skp, u32 hash, u32 k)
+{
+	return skp + ((hash + k) & (SK_SLOTS - 1));
+}
+
+#ifdef SK_HEAD_PACKED
+/* skc_hash, the ports and, right after them in every kernel so far, skc_family */
+struct sk_id {
+	u32 hash;
+	u32 ports;
+	u16 family;
+};
+
+/* The socket's family and hash (its slots): one read where the layout allows. */
+static __always_inline u16 read_sk_id(struct sock *sk, u32 *hash)
+{
+	u32 h = 0;
+
+	if (OFF_skc_family == 16) {
+		struct sk_id id = {};
+
+		bpf_probe_read_kernel(&id, sizeof(id), (const char *)sk + 8);
+		*hash = id.hash;
+		return id.family;
+	}
+	bpf_probe_read_kernel(&h, sizeof(h), (const char *)sk + 8);
+	*hash = h;
+	return read_sk_family(sk);
+}
+#else
+/* Without the packed head (header offsets) every socket uses slots 0 and 1. */
+static __always_inline u16 read_sk_id(struct sock *sk, u32 *hash)
+{
+	*hash = 0;
+	return read_sk_family(sk);
+}
 #endif
 
 /* One send or receive, as every step of counting it needs it. */
 struct event {
 	struct sock *sk;
-	u64 skp;		/* the socket's address: its first slot */
+	u64 skp;		/* the socket's address */
+	u64 slot1, slot2;	/* its slots (sk_slot()) */
 	u64 bytes;
 	u64 cgroup;
 	u32 pid;
-	u16 family;		/* 0 where the hook does not give it */
+	u16 family;
 	u8 proto;		/* 0 where the hook does not give it */
 	u8 tx;
 };
@@ -356,22 +404,23 @@ int cgroup_sock_addr__udp6_recvmsg(struct bpf_sock_addr *ctx)
 /*
  * A UDP socket released: its entries stop counting, and the host evicts
  * them and the flows of its local end once idle (UDP has no close state).
- * The context is the struct sock itself.
+ * The context is the struct sock itself. Every slot of the address: a UDP
+ * socket's hash may have changed since its entries were made (sk_slot()).
  */
 int cgroup_sock__sock_release(struct bpf_sock *ctx)
 {
-	u64 skp = (u64)ctx;
 	struct sock_flow *sf;
 
 	if (ctx->protocol != FLOW_PROTO_UDP)
 		return 1;
-	sf = socks.lookup(&skp);
-	if (sf)
-		sf->flags = SOCK_FLOW_CLOSED;
-	skp += 1;
-	sf = socks.lookup(&skp);
-	if (sf)
-		sf->flags = SOCK_FLOW_CLOSED;
+#pragma unroll
+	for (u64 k = 0; k < SK_SLOTS; k++) {
+		u64 slot = (u64)ctx + k;
+
+		sf = socks.lookup(&slot);
+		if (sf)
+			sf->flags = SOCK_FLOW_CLOSED;
+	}
 	return 1;
 }
 
@@ -418,7 +467,7 @@ static __always_inline void set_peer(struct flow_key *key, const struct udp_peer
 static __always_inline int count_slow(const struct event *ev, struct sock_flow *sf,
 				      struct sock_flow *sf2)
 {
-	u64 skp = ev->skp, slot2 = skp + 1;	/* not |: fentry's sk is a pointer to the verifier */
+	u64 skp = ev->slot1, slot2 = ev->slot2;
 	u16 family = ev->family;
 	u8 proto = ev->proto;
 	struct flow_key key;
@@ -426,10 +475,7 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
 #ifdef BCCFLOW_BACKEND_RAW_TRACEPOINT
 	proto = sk_proto(ev->sk);
 #endif
-#ifndef BCCFLOW_BACKEND_TRACEPOINT
-	family = read_sk_family(ev->sk);
-#endif
-	if (!proto || (family != FLOW_AF_INET && family != FLOW_AF_INET6))
+	if (!proto)
 		return 0;
 	__builtin_memset(&key, 0, sizeof(key));
 	key.pid = ev->pid;
@@ -443,7 +489,7 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
 		struct udp_peer p;
 
 		/* this datagram's peer; else the socket's, which connect() may change */
-		if (take_peer(skp, &p) == 0)
+		if (take_peer(ev->skp, &p) == 0)
 			set_peer(&key, &p);
 	}
 #endif
@@ -471,27 +517,35 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
 }
 
 /*
- * Every event. A process's own open TCP socket costs one lookup by address
- * and an atomic add: no reads of the socket. UDP events always read the
- * socket (count_slow()): each datagram may have its own peer. Each address has two slots, the
- * address and the address + 1 (sockets are aligned): when a socket closes
- * and the kernel hands its memory to a new one before bccflow has evicted
- * the closed entry, the new socket takes the second slot. family is 0 where
- * the hook does not give it for free. The cgroup is the task's at each
- * event (a helper call, no map): a process moved to another cgroup counts
- * there from its next event on.
+ * Every event. First one read of the socket (family and hash): sockets of
+ * other families (unix, netlink) leave there, before anything else. A
+ * process's own open TCP socket then costs one lookup and an atomic add.
+ * UDP events always read the socket further (count_slow()): each datagram
+ * may have its own peer. Each socket has two slots (sk_slot()): when a
+ * socket closes and the kernel hands its memory to a new one before bccflow
+ * has evicted the closed entry, the new socket's slots are most often
+ * others, and else it takes the second one. The cgroup is the task's at
+ * each event (a helper call, no map): a process moved to another cgroup
+ * counts there from its next event on.
  */
-static __always_inline int count_bytes(struct sock *sk, u16 family, u8 proto, u64 bytes, int tx)
+static __always_inline int count_bytes(struct sock *sk, u8 proto, u64 bytes, int tx)
 {
-	u32 pid = bpf_get_current_pid_tgid() >> 32;
-	u64 cgroup = bpf_get_current_cgroup_id();
-	u64 skp = (u64)sk, slot2 = skp + 1;
+	u32 hash;
+	u16 family = read_sk_id(sk, &hash);
+	u32 pid;
+	u64 cgroup, skp = (u64)sk, slot1, slot2;
 	struct sock_flow *sf, *sf2 = NULL;
 	struct event ev;
 
+	if (family != FLOW_AF_INET && family != FLOW_AF_INET6)
+		return 0;
+	pid = bpf_get_current_pid_tgid() >> 32;
+	cgroup = bpf_get_current_cgroup_id();
 	FILTER_PID
 
-	sf = socks.lookup(&skp);
+	slot1 = sk_slot(skp, hash, 0);
+	slot2 = sk_slot(skp, hash, 1);
+	sf = socks.lookup(&slot1);
 	if (SOCK_MINE(sf, pid, cgroup) && sf->key.proto == FLOW_PROTO_TCP) {
 		add_bytes(&sf->val, bytes, tx);
 		return 0;
@@ -505,6 +559,8 @@ static __always_inline int count_bytes(struct sock *sk, u16 family, u8 proto, u6
 	}
 	ev.sk = sk;
 	ev.skp = skp;
+	ev.slot1 = slot1;
+	ev.slot2 = slot2;
 	ev.bytes = bytes;
 	ev.pid = pid;
 	ev.cgroup = cgroup;
@@ -523,17 +579,20 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	struct flow_key key;
 	u8 one = 1;
 
-	u64 skp = (u64)args->skaddr;
+	u64 skp = (u64)args->skaddr, slot;
 	struct sock_flow *sf;
+	u32 hash;
 
 	if (args->newstate != FLOW_TCP_CLOSE || args->protocol != FLOW_PROTO_TCP)
 		return 0;
+	read_sk_id((struct sock *)args->skaddr, &hash);
 	/* only one live socket has this address: its entries are the open ones */
-	sf = socks.lookup(&skp);
+	slot = sk_slot(skp, hash, 0);
+	sf = socks.lookup(&slot);
 	if (sf)
 		sf->flags = SOCK_FLOW_CLOSED;	/* the only flag: a store is enough */
-	skp += 1;
-	sf = socks.lookup(&skp);
+	slot = sk_slot(skp, hash, 1);
+	sf = socks.lookup(&slot);
 	if (sf)
 		sf->flags = SOCK_FLOW_CLOSED;
 	__builtin_memset(&key, 0, sizeof(key));
@@ -599,14 +658,14 @@ TRACEPOINT_PROBE(sock, sock_send_length)
 {
 	if (!proto_counted(args->protocol) || args->ret <= 0)
 		return 0;
-	return count_bytes((struct sock *)args->sk, args->family, args->protocol, args->ret, 1);
+	return count_bytes((struct sock *)args->sk, args->protocol, args->ret, 1);
 }
 
 TRACEPOINT_PROBE(sock, sock_recv_length)
 {
 	if (!proto_counted(args->protocol) || args->ret <= 0 || (args->flags & FLOW_MSG_PEEK))
 		return 0;
-	return count_bytes((struct sock *)args->sk, args->family, args->protocol, args->ret, 0);
+	return count_bytes((struct sock *)args->sk, args->protocol, args->ret, 0);
 }
 #endif
 
@@ -622,7 +681,7 @@ RAW_TRACEPOINT_PROBE(sock_send_length)
 
 	if (ret <= 0)
 		return 0;
-	return count_bytes((struct sock *)ctx->args[0], 0, 0, ret, 1);
+	return count_bytes((struct sock *)ctx->args[0], 0, ret, 1);
 }
 
 RAW_TRACEPOINT_PROBE(sock_recv_length)
@@ -631,7 +690,7 @@ RAW_TRACEPOINT_PROBE(sock_recv_length)
 
 	if (ret <= 0 || ((int)ctx->args[2] & FLOW_MSG_PEEK))
 		return 0;
-	return count_bytes((struct sock *)ctx->args[0], 0, 0, ret, 0);
+	return count_bytes((struct sock *)ctx->args[0], 0, ret, 0);
 }
 #endif
 
@@ -647,7 +706,7 @@ static __always_inline int add_return(struct sock **skp, struct pt_regs *ctx, u8
 
 	if (!skp || ret <= 0)
 		return 0;
-	return count_bytes(*skp, 0, proto, ret, tx);
+	return count_bytes(*skp, proto, ret, tx);
 }
 
 #ifdef BCCFLOW_COUNT_TCP
@@ -808,7 +867,7 @@ KRETFUNC_PROBE(tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, in
 {
 	if (ret <= 0)
 		return 0;
-	return count_bytes(sk, 0, FLOW_PROTO_TCP, ret, 1);
+	return count_bytes(sk, FLOW_PROTO_TCP, ret, 1);
 }
 
 #ifdef HAVE_TCP_SENDPAGE
@@ -817,7 +876,7 @@ KRETFUNC_PROBE(tcp_sendpage, struct sock *sk, struct page *page, int offset,
 {
 	if (ret <= 0)
 		return 0;
-	return count_bytes(sk, 0, FLOW_PROTO_TCP, ret, 1);
+	return count_bytes(sk, FLOW_PROTO_TCP, ret, 1);
 }
 #endif
 
@@ -831,7 +890,7 @@ KRETFUNC_PROBE(tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
 {
 	if (ret <= 0 || (flags & FLOW_MSG_PEEK))
 		return 0;
-	return count_bytes(sk, 0, FLOW_PROTO_TCP, ret, 0);
+	return count_bytes(sk, FLOW_PROTO_TCP, ret, 0);
 }
 #endif
 
@@ -841,14 +900,14 @@ KRETFUNC_PROBE(udp_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int
 {
 	if (ret <= 0 || read_sk_family(sk) != FLOW_AF_INET)
 		return 0;
-	return count_bytes(sk, FLOW_AF_INET, FLOW_PROTO_UDP, ret, 1);
+	return count_bytes(sk, FLOW_PROTO_UDP, ret, 1);
 }
 
 KRETFUNC_PROBE(udpv6_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
 {
 	if (ret <= 0)
 		return 0;
-	return count_bytes(sk, 0, FLOW_PROTO_UDP, ret, 1);
+	return count_bytes(sk, FLOW_PROTO_UDP, ret, 1);
 }
 
 #ifdef TCP_RECVMSG_HAS_NONBLOCK
@@ -861,7 +920,7 @@ KRETFUNC_PROBE(udp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
 {
 	if (ret <= 0 || (flags & FLOW_MSG_PEEK))
 		return 0;
-	return count_bytes(sk, 0, FLOW_PROTO_UDP, ret, 0);
+	return count_bytes(sk, FLOW_PROTO_UDP, ret, 0);
 }
 
 #ifdef TCP_RECVMSG_HAS_NONBLOCK
@@ -874,7 +933,7 @@ KRETFUNC_PROBE(udpv6_recvmsg, struct sock *sk, struct msghdr *msg, size_t len,
 {
 	if (ret <= 0 || (flags & FLOW_MSG_PEEK))
 		return 0;
-	return count_bytes(sk, 0, FLOW_PROTO_UDP, ret, 0);
+	return count_bytes(sk, FLOW_PROTO_UDP, ret, 0);
 }
 #endif
 #endif

@@ -64,8 +64,9 @@ struct flow_val {
 
 /*
  * The flow of one socket used by one process, in the "socks" table keyed by
- * the socket's kernel address. Events of that process on that socket find
- * it with one lookup and no reads of the socket. key is fixed when the entry
+ * the socket's kernel address plus its slot, 0 to 7 (flow.bpf.c, sk_slot()).
+ * Events of that process on that socket find it with one read of the socket
+ * and one lookup. key is fixed when the entry
  * is made; flags gets SOCK_FLOW_CLOSED when the socket reaches TCP_CLOSE,
  * after which the address may be reused and every event checks key again.
  */
