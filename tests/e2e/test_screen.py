@@ -464,6 +464,7 @@ class Screen(E2ETest):
         conf = tempfile.NamedTemporaryFile("w", suffix=".resolv.conf", delete=False)
         conf.write("nameserver 127.0.0.79\noptions timeout:30 attempts:5\n")
         conf.close()
+        os.chmod(conf.name, 0o644)  # bccflow reads it as nobody, after the drop
         # traffic between the two addresses, for the whole test
         srv = socket.socket()
         srv.bind((addrs[0], 0))
