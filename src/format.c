@@ -316,32 +316,10 @@ static void table_row(FILE *out, const struct report_row *w, const struct report
 	}
 }
 
-/* top-like first line: time, method, flows, drops and total rates */
-static void status_line(FILE *out, const struct report *r, const struct screen *scr)
+void format_table(FILE *out, const struct report *r, const struct options *o)
 {
-	char when[16], rx[24], tx[24];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	localtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	format_amount(rx, sizeof(rx), per_second(r->rx_bytes, r->elapsed_s), UNITS_AUTO);
-	format_amount(tx, sizeof(tx), per_second(r->tx_bytes, r->elapsed_s), UNITS_AUTO);
-	fprintf(out, "bccflow %s  attach %s  flows %zu (tracked %zu)  dropped %llu  rx %s/s  "
-		"tx %s/s  cost bpf %.1f ms cpu %.1f ms\n\n", when, scr->attach, r->iv->nrows,
-		r->iv->tracked, (unsigned long long)r->iv->dropped, rx, tx,
-		(double)r->iv->bpf_run_ns / 1e6, (double)r->iv->cpu_ns / 1e6);
-}
-
-void format_table(FILE *out, const struct report *r, const struct options *o,
-		  const struct screen *scr)
-{
-	if (scr && scr->clear) {
-		fputs("\033[H\033[2J", out);	/* home, clear: a refreshing screen */
-		status_line(out, r, scr);
-	} else if (r->iv->index > 1) {
+	if (r->iv->index > 1)
 		fputc('\n', out);
-	}
 	table_header(out, r, o);
 	for (size_t i = 0; i < r->nrows; i++)
 		table_row(out, &r->rows[i], r, o);

@@ -36,14 +36,8 @@ void text_printable(const char *text, size_t max, char *out, size_t len);
 /* A byte count in the table's units ("1.50", "1536", "1.5K"). */
 void format_amount(char *buf, size_t len, __u64 bytes, enum units u);
 
-/* What the screen mode's status line needs besides the report. */
-struct screen {
-	bool clear;		/* refresh the screen (stdout is a terminal, no -C) */
-	const char *attach;
-};
-
-void format_table(FILE *out, const struct report *r, const struct options *o,
-		  const struct screen *scr);
+/* The rolling table (a pipe, a file, -C); the live screen is screen_layout.c's. */
+void format_table(FILE *out, const struct report *r, const struct options *o);
 void format_json_start(FILE *out, enum backend b, const struct options *o);
 void format_json(FILE *out, const struct report *r, double ts, const struct options *o);
 void format_csv_header(FILE *out, const struct options *o);

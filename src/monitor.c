@@ -72,7 +72,7 @@ struct monitor {
 	struct cgroup_paths paths;
 	bool have_paths;
 	struct cgroup_names names;
-	struct screen scr;
+	const char *attach;		/* the backend's name, for the live screen */
 	struct live live;
 	bool is_live;			/* the live screen (live.h) instead of format_table */
 	bool end_pending;		/* collect_end() still due for the last interval */
@@ -195,7 +195,7 @@ static int report(struct monitor *m, const struct interval *iv, double elapsed_s
 		else if (o->output == OUTPUT_CSV)
 			format_csv(stdout, &r, now_epoch(), o);
 		else
-			format_table(stdout, &r, o, &m->scr);
+			format_table(stdout, &r, o);
 		warn_drops(iv, o);
 	}
 	m->totals.intervals++;
@@ -338,7 +338,7 @@ int monitor_run(const struct options *o, const struct loaded *l, const struct kf
 	enum step s = STEP_FAILED;
 	int err;
 
-	m.scr.attach = backend_name(l->backend);
+	m.attach = backend_name(l->backend);
 	m.is_live = o->output == OUTPUT_TABLE && !o->no_clear && isatty(STDOUT_FILENO);
 	err = drain_init(&m.d, &fds, o->max_flows);
 	if (!err)
@@ -355,7 +355,7 @@ int monitor_run(const struct options *o, const struct loaded *l, const struct kf
 		goto out;
 	}
 	m.ops = drain_ops(&m.d);
-	if (m.is_live && live_open(&m.live, o, m.scr.attach)) {
+	if (m.is_live && live_open(&m.live, o, m.attach)) {
 		m.is_live = false;
 		goto out;
 	}

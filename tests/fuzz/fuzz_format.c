@@ -279,7 +279,6 @@ static char *capture(void (*fn)(FILE *, void *), void *arg, size_t *len)
 struct fmt_args {
 	const struct report *r;
 	const struct options *o;
-	const struct screen *scr;
 	double ts;
 	enum backend b;
 };
@@ -288,7 +287,7 @@ static void do_table(FILE *f, void *a)
 {
 	struct fmt_args *x = a;
 
-	format_table(f, x->r, x->o, x->scr);
+	format_table(f, x->r, x->o);
 }
 
 static void do_json(FILE *f, void *a)
@@ -374,8 +373,7 @@ static void check_screen(const struct report *r, const struct options *o, struct
 static void check_outputs(const struct report *r, const struct options *o,
 			  const struct interval *iv, struct fdp *d)
 {
-	struct screen scr = { .clear = fdp_bool(d), .attach = "tracepoint" };
-	struct fmt_args a = { r, o, &scr, (double)fdp_u32(d) + fdp_u16(d) / 1000.0,
+	struct fmt_args a = { r, o, (double)fdp_u32(d) + fdp_u16(d) / 1000.0,
 			      (enum backend)(fdp_u8(d) % 4) };
 	struct out_check c = { .r = r, .o = o, .iv = iv };
 	size_t len, want;
@@ -404,13 +402,8 @@ static void check_outputs(const struct report *r, const struct options *o,
 	c.r = r;
 	text = capture(do_table, &a, &len);
 	t = text;
-	if (scr.clear) {
-		CHECK(len >= 7 && !memcmp(text, "\033[H\033[2J", 7), "screen mode without clear");
-		t += 7;
-		len -= 7;
-	}
 	CHECK(for_lines(t, len, table_line, &c), "table does not end with a newline");
-	want = 1 + r->nrows + (scr.clear ? 2 : iv->index > 1 ? 1 : 0);
+	want = 1 + r->nrows + (iv->index > 1 ? 1 : 0);
 	CHECK(c.line == want, "table: %zu lines, want %zu", c.line, want);
 	free(text);
 	check_screen(r, o, d);

@@ -146,7 +146,7 @@ static char *render(const struct interval *iv, double ts, const struct options *
 	if (json)
 		format_json(c.f, &r, ts, o);
 	else
-		format_table(c.f, &r, o, NULL);
+		format_table(c.f, &r, o);
 	reporter_free(&rep);
 	return capture_close(&c);
 }
