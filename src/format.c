@@ -2,7 +2,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <math.h>
-#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 
