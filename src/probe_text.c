@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <linux/types.h>
 
 #include "../probes/flow.h"
 #include "probe_text.h"
+#include "smallfile.h"
 
 #define PROBE_FILE_MAX (1u << 20)
 #define PID_PLACEHOLDER "FILTER_PID"
@@ -345,30 +345,23 @@ char *probe_text_prepare(const char *src, const char *header, const struct probe
 
 char *probe_text_read_file(const char *path, char *err, size_t errlen)
 {
-	struct stat st;
-	FILE *f = fopen(path, "r");
-	char *text;
-	size_t n;
+	enum smallfile_err why;
+	size_t n = 0;
+	char *text = smallfile_read(path, PROBE_FILE_MAX, true, &n, &why);
 
-	if (!f) {
-		snprintf(err, errlen, "cannot open probe file '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size > PROBE_FILE_MAX) {
-		snprintf(err, errlen, "probe file '%s' is not a regular file of at most 1 MiB",
-			 path);
-		fclose(f);
-		return NULL;
-	}
-	text = malloc((size_t)st.st_size + 1);
 	if (!text) {
-		fclose(f);
-		snprintf(err, errlen, "out of memory reading '%s'", path);
+		if (why == SMALLFILE_OPEN)
+			snprintf(err, errlen, "cannot open probe file '%s': %s", path,
+				 strerror(errno));
+		else if (why == SMALLFILE_NOMEM)
+			snprintf(err, errlen, "out of memory reading '%s'", path);
+		else if (why == SMALLFILE_READ)
+			snprintf(err, errlen, "cannot read probe file '%s'", path);
+		else
+			snprintf(err, errlen, "probe file '%s' is not a regular file of at most "
+				 "1 MiB", path);
 		return NULL;
 	}
-	n = fread(text, 1, (size_t)st.st_size, f);
-	fclose(f);
-	text[n] = '\0';
 	if (memchr(text, '\0', n)) {
 		free(text);
 		snprintf(err, errlen, "probe file '%s' contains NUL bytes: expected C text", path);

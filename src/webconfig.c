@@ -8,10 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <gnutls/gnutls.h>
 #include <yaml.h>
+
+#include "smallfile.h"
 
 #define MAX_FILE (1u << 20)	/* a web config or a PEM file: far below this */
 #define BCRYPT_LEN 60
@@ -91,11 +92,10 @@ static int each_pair(struct ctx *c, yaml_node_t *map, const char *what, pair_fn 
 static char *read_named(struct ctx *c, const char *key, yaml_node_t *v)
 {
 	const char *name = scalar(c, v, key);
+	enum smallfile_err why;
 	char path[4096];
-	struct stat st;
 	char *buf;
-	FILE *f;
-	size_t n;
+	size_t n = 0;
 
 	if (!name)
 		return NULL;
@@ -105,28 +105,15 @@ static char *read_named(struct ctx *c, const char *key, yaml_node_t *v)
 	}
 	snprintf(path, sizeof(path), "%s%s%s", name[0] == '/' ? "" : c->dir,
 		 name[0] == '/' ? "" : "/", name);
-	f = fopen(path, "re");
-	if (!f) {
-		bad(c, v, "%s %s: %s", key, path, strerror(errno));
-		return NULL;
-	}
-	/* a FIFO or a device would hang or flood the start */
-	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-		bad(c, v, "%s %s: not a regular file", key, path);
-		fclose(f);
-		return NULL;
-	}
-	buf = malloc(MAX_FILE + 1);
-	n = buf ? fread(buf, 1, MAX_FILE + 1, f) : 0;
-	fclose(f);
-	if (!buf || n > MAX_FILE || n == 0) {
-		bad(c, v, "%s %s: %s", key, path, !buf ? "out of memory" :
-			n ? "larger than 1 MiB" : "empty or unreadable");
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	return buf;
+	buf = smallfile_read(path, MAX_FILE, true, &n, &why);
+	if (buf && n)
+		return buf;
+	free(buf);
+	bad(c, v, "%s %s: %s", key, path, why == SMALLFILE_OPEN ? strerror(errno) :
+		why == SMALLFILE_NOT_REGULAR ? "not a regular file" :
+		why == SMALLFILE_NOMEM ? "out of memory" :
+		why == SMALLFILE_TOO_BIG ? "larger than 1 MiB" : "empty or unreadable");
+	return NULL;
 }
 
 static const char *const auth_names[] = {
@@ -356,25 +343,20 @@ int web_config_parse(const char *text, size_t len, const char *name, const char 
 
 int web_config_load(const char *path, struct web_config *wc, char *err, size_t errlen)
 {
+	enum smallfile_err why;
 	char dir[4096];
 	char *text, *slash;
-	size_t n;
-	FILE *f = fopen(path, "re");
+	size_t n = 0;
 	int rc;
 
 	memset(wc, 0, sizeof(*wc));
-	if (!f) {
-		snprintf(err, errlen, "--web-config %s: %s", path, strerror(errno));
-		return -1;
-	}
-	text = malloc(MAX_FILE + 1);
-	n = text ? fread(text, 1, MAX_FILE + 1, f) : 0;
-	rc = ferror(f);
-	fclose(f);
-	if (!text || rc || n > MAX_FILE) {
+	/* not only regular files: --web-config <(...) is a FIFO */
+	text = smallfile_read(path, MAX_FILE, false, &n, &why);
+	if (!text) {
 		snprintf(err, errlen, "--web-config %s: %s", path,
-			 !text ? "out of memory" : rc ? "cannot read it" : "larger than 1 MiB");
-		free(text);
+			 why == SMALLFILE_OPEN ? strerror(errno) : why == SMALLFILE_NOMEM ?
+			 "out of memory" : why == SMALLFILE_READ ? "cannot read it" :
+			 "larger than 1 MiB");
 		return -1;
 	}
 	snprintf(dir, sizeof(dir), "%s", path);
