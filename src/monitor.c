@@ -129,17 +129,35 @@ static enum step flush_output(void)
 	return STEP_FAILED;
 }
 
+/* The two warnings of an interval that lost something; when: " in interval N" or "". */
+static void marks_lost_text(char *buf, size_t len, const struct interval *iv, const char *when,
+			    const char *tail)
+{
+	snprintf(buf, len, "warning: %llu closed flows could not be marked for eviction%s "
+		 "(raise --max-flows)%s", (unsigned long long)iv->marks_lost, when, tail);
+}
+
+static void dropped_text(char *buf, size_t len, const struct interval *iv,
+			 const struct options *o, const char *when)
+{
+	snprintf(buf, len, "warning: flow table full (--max-flows %u): %llu events (%llu bytes) "
+		 "of new flows not counted%s", o->max_flows, (unsigned long long)iv->dropped,
+		 (unsigned long long)iv->dropped_bytes, when);
+}
+
 static void warn_drops(const struct interval *iv, const struct options *o)
 {
-	if (iv->marks_lost)
-		fprintf(stderr, "bccflow: warning: %llu closed flows could not be marked for "
-			"eviction in interval %lu (raise --max-flows): they stay in the table\n",
-			(unsigned long long)iv->marks_lost, iv->index);
-	if (iv->dropped)
-		fprintf(stderr, "bccflow: warning: flow table full (--max-flows %u): %llu events "
-			"(%llu bytes) of new flows not counted in interval %lu\n", o->max_flows,
-			(unsigned long long)iv->dropped, (unsigned long long)iv->dropped_bytes,
-			iv->index);
+	char when[48], msg[256];
+
+	snprintf(when, sizeof(when), " in interval %lu", iv->index);
+	if (iv->marks_lost) {
+		marks_lost_text(msg, sizeof(msg), iv, when, ": they stay in the table");
+		fprintf(stderr, "bccflow: %s\n", msg);
+	}
+	if (iv->dropped) {
+		dropped_text(msg, sizeof(msg), iv, o, when);
+		fprintf(stderr, "bccflow: %s\n", msg);
+	}
 }
 
 /* Gives each active flow its cgroup's names (once known, a flow keeps them). */
@@ -163,12 +181,9 @@ static int live_report(struct monitor *m, const struct interval *iv, double elap
 	char msg[192];
 
 	if (iv->dropped)
-		snprintf(msg, sizeof(msg), "warning: flow table full (--max-flows %u): %llu events "
-			 "(%llu bytes) of new flows not counted", m->o->max_flows,
-			 (unsigned long long)iv->dropped, (unsigned long long)iv->dropped_bytes);
+		dropped_text(msg, sizeof(msg), iv, m->o, "");
 	else if (iv->marks_lost)
-		snprintf(msg, sizeof(msg), "warning: %llu closed flows could not be marked for "
-			 "eviction (raise --max-flows)", (unsigned long long)iv->marks_lost);
+		marks_lost_text(msg, sizeof(msg), iv, "", "");
 	else
 		msg[0] = '\0';
 	if (*msg)
