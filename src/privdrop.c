@@ -86,18 +86,28 @@ static int empty_bounding_set(char *err, size_t errlen)
 	return 0;
 }
 
-static int set_caps(int keep_cap, char *err, size_t errlen)
+/* The capability sets we end with: keep_cap (-1: none) permitted and effective. */
+static cap_t caps_keeping(int keep_cap)
 {
 	cap_t c = cap_init();
 	cap_value_t v = (cap_value_t)keep_cap;
+
+	if (c && keep_cap >= 0 && (cap_set_flag(c, CAP_PERMITTED, 1, &v, CAP_SET) ||
+				   cap_set_flag(c, CAP_EFFECTIVE, 1, &v, CAP_SET))) {
+		cap_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int set_caps(int keep_cap, char *err, size_t errlen)
+{
+	cap_t c = caps_keeping(keep_cap);
 	int rc = 0;
 
 	if (!c)
-		return fail(err, errlen, "cap_init");
-	if (keep_cap >= 0 && (cap_set_flag(c, CAP_PERMITTED, 1, &v, CAP_SET) ||
-			      cap_set_flag(c, CAP_EFFECTIVE, 1, &v, CAP_SET)))
-		rc = fail(err, errlen, "cap_set_flag");
-	if (!rc && cap_set_proc(c))
+		return fail(err, errlen, "building the capability sets");
+	if (cap_set_proc(c))
 		rc = fail(err, errlen, "setting capabilities");
 	cap_free(c);
 	return rc;
@@ -118,15 +128,9 @@ static bool effective(cap_value_t cap)
 static int verify(uid_t uid, int keep_cap, bool bounding, char *err, size_t errlen)
 {
 	uid_t r, e, s;
-	cap_t want = cap_init(), now = cap_get_proc();
-	cap_value_t v = (cap_value_t)keep_cap;
-	int same;
+	cap_t want = caps_keeping(keep_cap), now = cap_get_proc();
+	int same = want && now && cap_compare(want, now) == 0;
 
-	if (keep_cap >= 0 && want) {
-		cap_set_flag(want, CAP_PERMITTED, 1, &v, CAP_SET);
-		cap_set_flag(want, CAP_EFFECTIVE, 1, &v, CAP_SET);
-	}
-	same = want && now && cap_compare(want, now) == 0;
 	cap_free(want);
 	cap_free(now);
 	if (getresuid(&r, &e, &s) || r != uid || e != uid || s != uid || !same ||
