@@ -139,7 +139,7 @@ static const char *unit_suffix(enum units u)
 	}
 }
 
-static __u64 per_second(__u64 bytes, double elapsed)
+__u64 per_second(__u64 bytes, double elapsed)
 {
 	return elapsed > 0 ? (__u64)llround((double)bytes / elapsed) : bytes;
 }

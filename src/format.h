@@ -33,6 +33,8 @@ void text_printable(const char *text, size_t max, char *out, size_t len);
 /* Longest cgroup path and container name shown, in bytes */
 #define CGROUP_TEXT_LEN 4096
 #define WORKLOAD_TEXT_LEN 256
+/* Bytes per second over elapsed seconds, rounded (elapsed 0: bytes). */
+__u64 per_second(__u64 bytes, double elapsed);
 /* A byte count in the table's units ("1.50", "1536", "1.5K"). */
 void format_amount(char *buf, size_t len, __u64 bytes, enum units u);
 

@@ -14,17 +14,6 @@
 
 /* ---- cells ---------------------------------------------------------------- */
 
-/* The code point of the valid sequence of len bytes at s. */
-static unsigned decode(const unsigned char *s, size_t len)
-{
-	static const unsigned char lead_mask[] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
-	unsigned cp = s[0] & lead_mask[len];
-
-	for (size_t i = 1; i < len; i++)
-		cp = cp << 6 | (s[i] & 0x3f);
-	return cp;
-}
-
 /*
  * One character of text at s (n bytes left): its byte length in *len and its
  * cells, or 0 when it must be shown as '?' (a control, invalid UTF-8, or
@@ -32,7 +21,8 @@ static unsigned decode(const unsigned char *s, size_t len)
  */
 static int glyph(const unsigned char *s, size_t n, bool utf8, size_t *len)
 {
-	size_t l = utf8_len(s, n);
+	unsigned cp;
+	size_t l = utf8_next(s, n, &cp);
 	int w;
 
 	*len = l ? l : 1;
@@ -40,7 +30,7 @@ static int glyph(const unsigned char *s, size_t n, bool utf8, size_t *len)
 		return s[0] >= 0x20 && s[0] != 0x7f;
 	if (!l || !utf8)
 		return 0;
-	w = wcwidth((wchar_t)decode(s, l));
+	w = wcwidth((wchar_t)cp);
 	return w > 0 ? w : 0;
 }
 
@@ -203,11 +193,6 @@ void scr_human(char *buf, size_t len, __u64 bytes, bool rate)
 		snprintf(buf, len, "%.1f%c%s", v, suffix[i], per);
 	else
 		snprintf(buf, len, "%.0f%c%s", v, suffix[i], per);
-}
-
-static __u64 per_second(__u64 bytes, double elapsed)
-{
-	return elapsed > 0 ? (__u64)llround((double)bytes / elapsed) : bytes;
 }
 
 static void amount(char *buf, size_t len, __u64 bytes, bool rate, const struct scr_style *st)

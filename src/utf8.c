@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include "utf8.h"
 
-size_t utf8_len(const unsigned char *s, size_t n)
+size_t utf8_next(const unsigned char *s, size_t n, unsigned *out)
 {
 	size_t len;
 	unsigned cp;
 
-	if (s[0] < 0x80)
+	if (s[0] < 0x80) {
+		*out = s[0];
 		return 1;
+	}
 	if ((s[0] & 0xe0) == 0xc0) {
 		len = 2;
 		cp = s[0] & 0x1f;
@@ -31,5 +33,13 @@ size_t utf8_len(const unsigned char *s, size_t n)
 	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
 	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
 		return 0;
+	*out = cp;
 	return len;
+}
+
+size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned cp;
+
+	return utf8_next(s, n, &cp);
 }
