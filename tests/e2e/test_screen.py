@@ -66,7 +66,9 @@ class Tmux:
         while time.time() < deadline:
             with open(self.err) if os.path.exists(self.err) else open(os.devnull) as f:
                 text = f.read()
-            if "bccflow: counting " in text:
+            # then the first frame: the terminal is in raw mode from there on,
+            # and keys sent before would be echoed onto the shell's screen
+            if "bccflow: counting " in text and any(STATUS.match(l) for l in self.lines()[:1]):
                 return
             if os.path.exists(self.rc):
                 raise AssertionError("bccflow exited: " + text)
