@@ -48,7 +48,8 @@ PROFILES = {
     "full": dict(rounds=11, reps=2, dur=0.5, bpf_dur=0.3),
     "quick": dict(rounds=9, reps=1, dur=0.3, bpf_dur=0.2),
 }
-HOOK_PROGS = ("sock_send_length", "sock_recv_length")  # the per-call programs, by name part
+# the per-call programs, by name part: BPF keeps 15 characters of a name
+HOOK_PROGS = ("sock_send_lengt", "sock_recv_lengt")
 
 
 def bccflow_monitor(path, attach, max_flows):
@@ -382,7 +383,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--bccflow", required=True)
-    r.add_argument("--attach", default="raw-tracepoint")
+    r.add_argument("--attach", default="tp-btf")  # what auto picks on this VM
     r.add_argument("--max-flows", type=int, help="bccflow's --max-flows (default: its own)")
     r.add_argument("--quick", action="store_true")
     r.add_argument("--rounds", type=int, help="instead of the profile's (development)")

@@ -84,8 +84,17 @@ FLOW_SK_FIELDS(FLOW_WITNESS)
 #endif
 #endif
 
-/* sockets used by one process (struct sock_flow), keyed by socket address */
-BPF_HASH(socks, u64, struct sock_flow, MAX_FLOWS);
+#ifndef SOCK_TABLE_BITS
+#define SOCK_TABLE_BITS SOCK_TABLE_MAX_BITS
+#endif
+/*
+ * Sockets used by one process (struct sock_flow), at slots found from the
+ * socket's address (sock_slot()): an array, so finding one is an index
+ * computation, not a hash lookup. A slot is taken by inserting its index
+ * into sock_claims, which only one CPU can do; the host frees it.
+ */
+BPF_ARRAY(socks, struct sock_flow, 1u << SOCK_TABLE_BITS);
+BPF_HASH(sock_claims, u32, u64, 1u << SOCK_TABLE_BITS);
 /* by pid and 4-tuple: what the socket table cannot take */
 BPF_HASH(flows, struct flow_key, struct flow_val, MAX_FLOWS);
 /*
@@ -236,7 +245,11 @@ static __always_inline int proto_counted(u16 proto)
 	return 0;
 }
 
-#ifdef BCCFLOW_BACKEND_RAW_TRACEPOINT
+#if defined(BCCFLOW_BACKEND_RAW_TRACEPOINT) || defined(BCCFLOW_BACKEND_TP_BTF)
+#define BCCFLOW_PROTO_FROM_SK 1	/* the hooks see sockets of every protocol */
+#endif
+
+#ifdef BCCFLOW_PROTO_FROM_SK
 #ifndef OFF_sk_protocol
 #error "the raw tracepoint backend needs OFF_sk_protocol (struct sock.sk_protocol from BTF)"
 #endif
@@ -259,19 +272,64 @@ static __always_inline u16 read_sk_family(struct sock *sk)
 }
 
 /*
- * A socket's entries sit at its address + 0..SK_SLOTS-1 (sockets are at
- * least 8-byte aligned, so no two sockets share a slot): the first two
- * slots from the connection hash, skc_hash, on. A socket that took the
- * address of one whose closed entries the host has not evicted yet then
- * most often finds its own entry with one lookup, not a walk through the
- * slow path on every event. A UDP socket's hash is set when it binds (its
- * low bits are the local port's), and its release marks all eight slots.
+ * A socket's entries sit in a group of SK_SLOTS slots picked by its address
+ * (Fibonacci hashing), at the two slots from its connection hash, skc_hash,
+ * on. A socket that took the address of one whose closed entry the host
+ * has not freed yet then most often finds its own slot with one lookup,
+ * not a walk through the slow path on every event. A UDP socket's hash is
+ * set when it binds (its low bits are the local port's), and its release
+ * marks the whole group.
  */
 #define SK_SLOTS 8
 
-static __always_inline u64 sk_slot(u64 skp, u32 hash, u32 k)
+/*
+ * A pointer's value as a number, for sk_group(): the verifier allows no
+ * arithmetic but addition on a typed pointer (a context, or fentry's BTF
+ * socket), and a value read back from a map is a plain number.
+ */
+BPF_PERCPU_ARRAY(sk_addr_buf, u64, 1);
+
+static __always_inline u64 sk_addr(const void *p)
 {
-	return skp + ((hash + k) & (SK_SLOTS - 1));
+	int zero = 0;
+	volatile u64 *v = sk_addr_buf.lookup(&zero);
+
+	if (!v)
+		return 0;
+	*v = (u64)p;
+	return *v;
+}
+
+#if defined(BCCFLOW_BACKEND_FENTRY) || defined(BCCFLOW_BACKEND_TP_BTF)
+#define SK_ADDR(sk) sk_addr(sk)
+#else
+#define SK_ADDR(sk) ((u64)(sk))	/* the hook gives it as a number */
+#endif
+
+static __always_inline u32 sk_group(u64 skp)
+{
+	return (u32)((skp * 0x9E3779B97F4A7C15ull) >> (64 - SOCK_TABLE_BITS)) &
+	       ~(u32)(SK_SLOTS - 1);
+}
+
+static __always_inline u32 sk_slot(u64 skp, u32 hash, u32 k)
+{
+	return sk_group(skp) + ((hash + k) & (SK_SLOTS - 1));
+}
+
+/* The slot holds a ready entry of socket skp (open or closed). */
+static __always_inline int sock_has(const struct sock_flow *sf, u64 skp)
+{
+	return sf && sf->sk == skp && (sf->flags & SOCK_FLOW_READY);
+}
+
+/* Marks socket skp's entry in a slot closed. */
+static __always_inline void sock_close(u32 slot, u64 skp)
+{
+	struct sock_flow *sf = socks.lookup(&slot);
+
+	if (sock_has(sf, skp))
+		sf->flags = SOCK_FLOW_READY | SOCK_FLOW_CLOSED;	/* a store is enough */
 }
 
 #ifdef SK_HEAD_PACKED
@@ -307,11 +365,36 @@ static __always_inline u16 read_sk_id(struct sock *sk, u32 *hash)
 }
 #endif
 
+#if defined(BCCFLOW_BACKEND_TP_BTF) && defined(OFF_task_struct_tgid)
+/*
+ * The current task's tgid, and its cgroup v2 id in *cgroup: loads through
+ * the task's typed pointers (the host put their offsets from BTF here),
+ * one helper call instead of two.
+ */
+static __always_inline u32 current_ids(u64 *cgroup)
+{
+	const char *t = (const char *)bpf_get_current_task_btf();
+	const char *cset = *(const char *const *)(t + OFF_task_struct_cgroups);
+	const char *cgrp = *(const char *const *)(cset + OFF_css_set_dfl_cgrp);
+	const char *kn = *(const char *const *)(cgrp + OFF_cgroup_kn);
+
+	*cgroup = *(const u64 *)(kn + OFF_kernfs_node_id);
+	return *(const u32 *)(t + OFF_task_struct_tgid);
+}
+#else
+/* The current task's tgid, and its cgroup v2 id in *cgroup. */
+static __always_inline u32 current_ids(u64 *cgroup)
+{
+	*cgroup = bpf_get_current_cgroup_id();
+	return bpf_get_current_pid_tgid() >> 32;
+}
+#endif
+
 /* One send or receive, as every step of counting it needs it. */
 struct event {
 	struct sock *sk;
 	u64 skp;		/* the socket's address */
-	u64 slot1, slot2;	/* its slots (sk_slot()) */
+	u32 slot1, slot2;	/* its slots (sk_slot()) */
 	u64 bytes;
 	u64 cgroup;
 	u32 pid;
@@ -321,22 +404,30 @@ struct event {
 };
 
 /*
- * The entry counts this process's events, in its present cgroup, on a
- * socket that is still open.
+ * The entry counts this process's events, in its present cgroup, on socket
+ * skp, which is still open.
  */
-#define SOCK_MINE(sf, pid, cg) ((sf) && (sf)->key.pid == (pid) && (sf)->key.cgroup == (cg) && \
-				!(sf)->flags)
+#define SOCK_MINE(sf, skp, pid, cg) ((sf) && (sf)->sk == (skp) && \
+				     (sf)->flags == SOCK_FLOW_READY && \
+				     (sf)->key.pid == (pid) && (sf)->key.cgroup == (cg))
 
-/* A new entry for key at slot *slotp, or the one another CPU made first. */
-static __always_inline struct sock_flow *sock_new(u64 *slotp, const struct flow_key *key)
+/*
+ * A new entry for key in free slot sf (index slot), or NULL when another
+ * CPU claimed the slot first (the tuple table then takes the event). The
+ * host zeroed the slot before it freed it.
+ */
+static __always_inline struct sock_flow *sock_new(struct sock_flow *sf, u32 slot, u64 skp,
+						  const struct flow_key *key)
 {
-	struct sock_flow init;
+	u64 owner = skp;
 
-	__builtin_memset(&init, 0, sizeof(init));
-	__builtin_memcpy(&init.key, key, sizeof(*key));
-	bpf_get_current_comm(init.val.comm, sizeof(init.val.comm));
-	/* NULL when the table is full: the tuple table takes the event */
-	return socks.lookup_or_try_init(slotp, &init);
+	if (sock_claims.insert(&slot, &owner))
+		return NULL;
+	__builtin_memcpy(&sf->key, key, sizeof(*key));
+	bpf_get_current_comm(sf->val.comm, sizeof(sf->val.comm));
+	sf->sk = skp;
+	sf->flags = SOCK_FLOW_READY;	/* last: readers check it first */
+	return sf;
 }
 
 #ifdef BCCFLOW_COUNT_UDP
@@ -409,18 +500,14 @@ int cgroup_sock_addr__udp6_recvmsg(struct bpf_sock_addr *ctx)
  */
 int cgroup_sock__sock_release(struct bpf_sock *ctx)
 {
-	struct sock_flow *sf;
+	u64 skp;
 
 	if (ctx->protocol != FLOW_PROTO_UDP)
 		return 1;
+	skp = sk_addr(ctx);
 #pragma unroll
-	for (u64 k = 0; k < SK_SLOTS; k++) {
-		u64 slot = (u64)ctx + k;
-
-		sf = socks.lookup(&slot);
-		if (sf)
-			sf->flags = SOCK_FLOW_CLOSED;
-	}
+	for (u32 k = 0; k < SK_SLOTS; k++)
+		sock_close(sk_group(skp) + k, skp);
 	return 1;
 }
 
@@ -460,19 +547,18 @@ static __always_inline void set_peer(struct flow_key *key, const struct udp_peer
 
 /*
  * The socket's slots hold no open entry of this process: read the 4-tuple.
- * A closed entry with the same flow still counts it (reads after a reset);
- * a free slot gets a new entry (the second slot while the first one's
- * closed entry waits for the host); anything else counts by tuple.
+ * An entry of this socket with the same flow still counts it (a closed one:
+ * reads after a reset); a free slot gets a new entry (the second slot while
+ * the first one holds another); anything else counts by tuple.
  */
 static __always_inline int count_slow(const struct event *ev, struct sock_flow *sf,
 				      struct sock_flow *sf2)
 {
-	u64 skp = ev->slot1, slot2 = ev->slot2;
 	u16 family = ev->family;
 	u8 proto = ev->proto;
 	struct flow_key key;
 
-#ifdef BCCFLOW_BACKEND_RAW_TRACEPOINT
+#ifdef BCCFLOW_PROTO_FROM_SK
 	proto = sk_proto(ev->sk);
 #endif
 	if (!proto)
@@ -495,21 +581,21 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
 #endif
 	FILTER_KEY
 
-	if (sf && key_equal(&sf->key, &key)) {
+	if (sock_has(sf, ev->skp) && key_equal(&sf->key, &key)) {
 		add_bytes(&sf->val, ev->bytes, ev->tx);
 		return 0;
 	}
-	if (sf2 && key_equal(&sf2->key, &key)) {
+	if (sock_has(sf2, ev->skp) && key_equal(&sf2->key, &key)) {
 		add_bytes(&sf2->val, ev->bytes, ev->tx);
 		return 0;
 	}
-	if (!sf)
-		sf = sock_new(&skp, &key);
-	else if (sf->flags && !sf2)
-		sf = sock_new(&slot2, &key);
+	if (sf && !sf->sk)
+		sf = sock_new(sf, ev->slot1, ev->skp, &key);
+	else if (sf2 && !sf2->sk)
+		sf = sock_new(sf2, ev->slot2, ev->skp, &key);
 	else
 		sf = NULL;
-	if (sf && key_equal(&sf->key, &key)) {
+	if (sf) {
 		add_bytes(&sf->val, ev->bytes, ev->tx);
 		return 0;
 	}
@@ -519,43 +605,40 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
 /*
  * Every event. First one read of the socket (family and hash): sockets of
  * other families (unix, netlink) leave there, before anything else. A
- * process's own open TCP socket then costs one lookup and an atomic add.
- * UDP events always read the socket further (count_slow()): each datagram
- * may have its own peer. Each socket has two slots (sk_slot()): when a
- * socket closes and the kernel hands its memory to a new one before bccflow
- * has evicted the closed entry, the new socket's slots are most often
- * others, and else it takes the second one. The cgroup is the task's at
- * each event (a helper call, no map): a process moved to another cgroup
- * counts there from its next event on.
+ * process's own open TCP socket then costs two array lookups at most and
+ * an atomic add. UDP events always read the socket further (count_slow()):
+ * each datagram may have its own peer. Each socket has two slots
+ * (sk_slot()): when a socket closes and the kernel hands its memory to a
+ * new one before bccflow has freed the closed entry, the new socket's
+ * slots are most often others, and else it takes the second one. The
+ * cgroup is the task's at each event (a helper call, no map): a process
+ * moved to another cgroup counts there from its next event on.
  */
-static __always_inline int count_bytes(struct sock *sk, u8 proto, u64 bytes, int tx)
+static __always_inline int count_sock(struct sock *sk, u16 family, u32 hash, u8 proto,
+				      u64 bytes, int tx)
 {
-	u32 hash;
-	u16 family = read_sk_id(sk, &hash);
-	u32 pid;
-	u64 cgroup, skp = (u64)sk, slot1, slot2;
-	struct sock_flow *sf, *sf2 = NULL;
+	u32 pid, slot1, slot2;
+	u64 cgroup, skp;
+	struct sock_flow *sf, *sf2;
 	struct event ev;
 
 	if (family != FLOW_AF_INET && family != FLOW_AF_INET6)
 		return 0;
-	pid = bpf_get_current_pid_tgid() >> 32;
-	cgroup = bpf_get_current_cgroup_id();
+	pid = current_ids(&cgroup);
 	FILTER_PID
 
+	skp = SK_ADDR(sk);
 	slot1 = sk_slot(skp, hash, 0);
 	slot2 = sk_slot(skp, hash, 1);
 	sf = socks.lookup(&slot1);
-	if (SOCK_MINE(sf, pid, cgroup) && sf->key.proto == FLOW_PROTO_TCP) {
+	if (SOCK_MINE(sf, skp, pid, cgroup) && sf->key.proto == FLOW_PROTO_TCP) {
 		add_bytes(&sf->val, bytes, tx);
 		return 0;
 	}
-	if (!sf || sf->flags) {
-		sf2 = socks.lookup(&slot2);
-		if (SOCK_MINE(sf2, pid, cgroup) && sf2->key.proto == FLOW_PROTO_TCP) {
-			add_bytes(&sf2->val, bytes, tx);
-			return 0;
-		}
+	sf2 = socks.lookup(&slot2);
+	if (SOCK_MINE(sf2, skp, pid, cgroup) && sf2->key.proto == FLOW_PROTO_TCP) {
+		add_bytes(&sf2->val, bytes, tx);
+		return 0;
 	}
 	ev.sk = sk;
 	ev.skp = skp;
@@ -570,6 +653,15 @@ static __always_inline int count_bytes(struct sock *sk, u8 proto, u64 bytes, int
 	return count_slow(&ev, sf, sf2);
 }
 
+/* The socket's family and hash read with a helper (sockets as numbers). */
+static __always_inline int count_bytes(struct sock *sk, u8 proto, u64 bytes, int tx)
+{
+	u32 hash;
+	u16 family = read_sk_id(sk, &hash);
+
+	return count_sock(sk, family, hash, proto, bytes, tx);
+}
+
 /*
  * Eviction marks, for every backend: a TCP socket that reached TCP_CLOSE
  * will carry no more bytes, so the host may delete its flows once idle.
@@ -579,22 +671,15 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	struct flow_key key;
 	u8 one = 1;
 
-	u64 skp = (u64)args->skaddr, slot;
-	struct sock_flow *sf;
+	u64 skp = (u64)args->skaddr;
 	u32 hash;
 
 	if (args->newstate != FLOW_TCP_CLOSE || args->protocol != FLOW_PROTO_TCP)
 		return 0;
 	read_sk_id((struct sock *)args->skaddr, &hash);
 	/* only one live socket has this address: its entries are the open ones */
-	slot = sk_slot(skp, hash, 0);
-	sf = socks.lookup(&slot);
-	if (sf)
-		sf->flags = SOCK_FLOW_CLOSED;	/* the only flag: a store is enough */
-	slot = sk_slot(skp, hash, 1);
-	sf = socks.lookup(&slot);
-	if (sf)
-		sf->flags = SOCK_FLOW_CLOSED;
+	sock_close(sk_slot(skp, hash, 0), skp);
+	sock_close(sk_slot(skp, hash, 1), skp);
 	__builtin_memset(&key, 0, sizeof(key));
 	key.netns = sk_netns((struct sock *)args->skaddr);
 	key.family = args->family;
@@ -691,6 +776,39 @@ RAW_TRACEPOINT_PROBE(sock_recv_length)
 	if (ret <= 0 || ((int)ctx->args[2] & FLOW_MSG_PEEK))
 		return 0;
 	return count_bytes((struct sock *)ctx->args[0], 0, ret, 0);
+}
+#endif
+
+#ifdef BCCFLOW_BACKEND_TP_BTF
+/*
+ * The same two tracepoints as BTF-enabled raw tracepoints (tp_btf): args
+ * are (struct sock *sk, int ret, int flags) with sk a typed pointer, so the
+ * family and hash are plain loads, not a helper's copy. BCC has no name for
+ * this program type; the host loads these two itself.
+ */
+static __always_inline int count_btf(const u64 *ctx, int tx)
+{
+	struct sock *sk = (struct sock *)ctx[0];
+	int ret = (int)ctx[1];
+	const char *p = (const char *)sk;
+	u32 hash = 0;
+
+	if (ret <= 0 || (!tx && ((int)ctx[2] & FLOW_MSG_PEEK)))
+		return 0;
+#ifdef SK_HEAD_PACKED
+	hash = *(const u32 *)(p + 8);	/* skc_hash */
+#endif
+	return count_sock(sk, *(const u16 *)(p + OFF_skc_family), hash, 0, ret, tx);
+}
+
+int tp_btf__sock_send_length(u64 *ctx)
+{
+	return count_btf(ctx, 1);
+}
+
+int tp_btf__sock_recv_length(u64 *ctx)
+{
+	return count_btf(ctx, 0);
 }
 #endif
 

@@ -20,6 +20,17 @@
 	X(skc_daddr) X(skc_rcv_saddr) X(skc_dport) X(skc_num) X(skc_family) \
 	X(skc_v6_daddr) X(skc_v6_rcv_saddr) X(skc_net)
 
+/*
+ * The task fields the BTF raw tracepoint programs load directly, one helper
+ * call (bpf_get_current_task_btf()) instead of two, for the current task's
+ * tgid and cgroup v2 id (task->cgroups->dfl_cgrp->kn->id, as
+ * bpf_get_current_cgroup_id() reads it), as (struct, member): the host
+ * defines OFF_<struct>_<member> from BTF (kfeatures.c, probe_text.c).
+ */
+#define FLOW_TASK_FIELDS(X) \
+	X(task_struct, tgid) X(task_struct, cgroups) X(css_set, dfl_cgrp) X(cgroup, kn) \
+	X(kernfs_node, id)
+
 /* Address families as Linux numbers them (ABI), for probe texts without socket headers. */
 #define FLOW_AF_INET 2
 #define FLOW_AF_INET6 10
@@ -63,20 +74,30 @@ struct flow_val {
 };
 
 /*
- * The flow of one socket used by one process, in the "socks" table keyed by
- * the socket's kernel address plus its slot, 0 to 7 (flow.bpf.c, sk_slot()).
- * Events of that process on that socket find it with one read of the socket
- * and one lookup. key is fixed when the entry
- * is made; flags gets SOCK_FLOW_CLOSED when the socket reaches TCP_CLOSE,
- * after which the address may be reused and every event checks key again.
+ * The flow of one socket used by one process, in the "socks" array at one of
+ * its socket's two slots (flow.bpf.c, sock_slot()). Events of that process
+ * on that socket find it with one read of the socket and an array lookup,
+ * no hashing. sk (the socket's address) and key are fixed when the entry is
+ * made and SOCK_FLOW_READY then set; SOCK_FLOW_CLOSED is added when the
+ * socket reaches TCP_CLOSE (or a UDP socket is released), after which the
+ * address may be reused and every event checks key again. The host reads
+ * ready entries and frees a slot (zeroes it, then deletes its claim) once
+ * its entry is closed and idle.
  */
 struct sock_flow {
 	struct flow_val val;
 	struct flow_key key;
+	__u64 sk;		/* the socket's address; 0: a free slot */
 	__u32 flags;
+	__u32 pad;
 };
 
 #define SOCK_FLOW_CLOSED 1
+#define SOCK_FLOW_READY 2
+
+/* Slots of the socket table: 2^bits, bits from --max-flows within these bounds. */
+#define SOCK_TABLE_MIN_BITS 4
+#define SOCK_TABLE_MAX_BITS 16
 
 /*
  * Key of the --laddr/--raddr filter tries (longest-prefix match): the

@@ -27,6 +27,7 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 		.recvmsg_has_nonblock = f->recvmsg_has_nonblock,
 		.sk_protocol_off = f->sk_protocol_off,
 		.net_inum_off = f->net_inum_off,
+		.task_offsets = f->task_offsets_ok ? f->task_offsets : NULL,
 		.have_tp_cgroup_dirs = f->tp_cgroup_dirs,
 		.filter = o,
 	};

@@ -9,8 +9,9 @@ enum backend {
 	BACKEND_KPROBE,
 	BACKEND_TRACEPOINT,
 	BACKEND_RAW_TRACEPOINT,
+	BACKEND_TP_BTF,
 };
-#define BACKEND_NCHOICES (BACKEND_RAW_TRACEPOINT + 1)
+#define BACKEND_NCHOICES (BACKEND_TP_BTF + 1)
 #define BACKEND_NMETHODS (BACKEND_NCHOICES - 1)	/* all but auto */
 
 /* As --attach takes them: "auto", "fentry", ... */

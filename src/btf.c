@@ -117,3 +117,35 @@ int kbtf_fexit_probe(const struct kbtf *b, const char *func)
 	close(fd);
 	return 0;
 }
+
+int kbtf_tp_btf_load(const struct kbtf *b, const char *tp, const char *name,
+		     const struct bpf_insn *insns, size_t n, const char *license)
+{
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
+	char type[160];
+	int id, fd;
+
+	if (!b)
+		return -ENOENT;
+	snprintf(type, sizeof(type), "btf_trace_%s", tp);
+	id = btf__find_by_name_kind(b->btf, type, BTF_KIND_TYPEDEF);
+	if (id < 0)
+		return -ENOENT;
+	opts.attach_btf_id = (__u32)id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, name, license, insns, n, &opts);
+	return fd < 0 ? -errno : fd;
+}
+
+int kbtf_tp_btf_probe(const struct kbtf *b, const char *tp)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = kbtf_tp_btf_load(b, tp, "bccflow_probe", insns, 2, "GPL");
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}

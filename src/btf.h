@@ -4,6 +4,9 @@
 #define BCCFLOW_BTF_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+struct bpf_insn;
 
 struct kbtf;
 
@@ -22,5 +25,15 @@ long kbtf_member_offset(const struct kbtf *b, const char *strct, const char *mem
  * way to learn whether fentry/fexit is allowed here. 0 or -errno.
  */
 int kbtf_fexit_probe(const struct kbtf *b, const char *func);
+
+/*
+ * Loads insns (n of them) as a BTF-enabled raw tracepoint program on
+ * tracepoint tp (its "btf_trace_<tp>" type): a program fd or -errno. BCC
+ * loads no such programs, so the host does (loader.c), and the same two
+ * instructions tell whether the kernel allows them (kbtf_tp_btf_probe()).
+ */
+int kbtf_tp_btf_load(const struct kbtf *b, const char *tp, const char *name,
+		     const struct bpf_insn *insns, size_t n, const char *license);
+int kbtf_tp_btf_probe(const struct kbtf *b, const char *tp);
 
 #endif

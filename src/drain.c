@@ -59,6 +59,8 @@ int drain_init(struct drain *d, const struct drain_fds *fds, size_t cap)
 	d->tuples_fd = fds->tuples;
 	d->stats_fd = fds->stats;
 	d->cgroup_dirs_fd = fds->cgroup_dirs;
+	d->sock_claims_fd = fds->sock_claims;
+	d->socks_slots = fds->socks_slots;
 	d->cap = cap;
 	d->ncpus = possible_cpus();
 	if (d->ncpus < 1)
@@ -68,11 +70,12 @@ int drain_init(struct drain *d, const struct drain_fds *fds, size_t cap)
 	d->closed = calloc(cap, sizeof(*d->closed));
 	d->percpu = calloc((size_t)d->ncpus, sizeof(*d->percpu));
 	if (d->socks_fd >= 0) {
-		d->sock_keys = calloc(cap, sizeof(*d->sock_keys));
-		d->sock_vals = calloc(cap, sizeof(*d->sock_vals));
+		d->slot_ids = calloc(d->socks_slots, sizeof(*d->slot_ids));
+		d->sock_keys = calloc(d->socks_slots, sizeof(*d->sock_keys));
+		d->sock_vals = calloc(d->socks_slots, sizeof(*d->sock_vals));
 	}
 	if (!d->keys || !d->vals || !d->closed || !d->percpu ||
-	    (d->socks_fd >= 0 && (!d->sock_keys || !d->sock_vals))) {
+	    (d->socks_fd >= 0 && (!d->slot_ids || !d->sock_keys || !d->sock_vals))) {
 		drain_free(d);
 		return -ENOMEM;
 	}
@@ -85,8 +88,10 @@ void drain_free(struct drain *d)
 	free(d->vals);
 	free(d->closed);
 	free(d->percpu);
+	free(d->slot_ids);
 	free(d->sock_keys);
 	free(d->sock_vals);
+	d->slot_ids = NULL;
 	d->sock_keys = NULL;
 	d->sock_vals = NULL;
 	d->keys = NULL;
@@ -171,15 +176,23 @@ static ssize_t ops_read_flows(void *ctx, const struct flow_key **keys,
 	return read_table(d, &t);
 }
 
+/* The socket array's ready entries, by slot: free and half-made ones are left out. */
 static ssize_t ops_read_socks(void *ctx, const __u64 **keys, const struct sock_flow **vals)
 {
 	struct drain *d = ctx;
-	struct table t = { d->socks_fd, d->cap, sizeof(*d->sock_keys), sizeof(*d->sock_vals),
-			   d->sock_keys, d->sock_vals };
+	struct table t = { d->socks_fd, d->socks_slots, sizeof(*d->slot_ids),
+			   sizeof(*d->sock_vals), d->slot_ids, d->sock_vals };
+	ssize_t n = read_table(d, &t), ready = 0;
 
+	for (ssize_t i = 0; i < n; i++) {
+		if (!(d->sock_vals[i].flags & SOCK_FLOW_READY))
+			continue;
+		d->sock_keys[ready] = d->slot_ids[i];
+		d->sock_vals[ready++] = d->sock_vals[i];
+	}
 	*keys = d->sock_keys;
 	*vals = d->sock_vals;
-	return read_table(d, &t);
+	return n < 0 ? n : ready;
 }
 
 /* Deletes key from a hash map, returning its last value: 0, -ENOENT or -errno. */
@@ -195,11 +208,26 @@ static int take(int fd, void *key, void *last)
 	return bpf_delete_elem(fd, key) && errno != ENOENT ? -errno : 0;
 }
 
-static int ops_evict_sock(void *ctx, __u64 sk, struct sock_flow *last)
+/*
+ * Frees a slot, returning its entry's last value: zeroed first, then its
+ * claim deleted, so the next entry made there starts from nothing.
+ */
+static int ops_evict_sock(void *ctx, __u64 slot, struct sock_flow *last)
 {
 	struct drain *d = ctx;
+	struct sock_flow zero;
+	__u32 i = (__u32)slot;
 
-	return take(d->socks_fd, &sk, last);
+	if (bpf_lookup_elem(d->socks_fd, &i, last))
+		return -errno;
+	if (!(last->flags & SOCK_FLOW_READY))
+		return -ENOENT;
+	memset(&zero, 0, sizeof(zero));
+	if (bpf_update_elem(d->socks_fd, &i, &zero, BPF_ANY))
+		return -errno;
+	if (d->sock_claims_fd >= 0 && bpf_delete_elem(d->sock_claims_fd, &i) && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 static ssize_t ops_read_closed(void *ctx, const struct flow_key **keys)

@@ -13,15 +13,18 @@
  * text without them, a kernel without the cgroup mkdir/rmdir tracepoints).
  */
 struct drain_fds {
-	int flows, socks, closed, tuples, stats, cgroup_dirs;
+	int flows, socks, closed, tuples, stats, cgroup_dirs, sock_claims;
+	size_t socks_slots;		/* the socks array's max_entries */
 };
 
 struct drain {
-	int flows_fd, socks_fd, closed_fd, tuples_fd, stats_fd, cgroup_dirs_fd;
+	int flows_fd, socks_fd, closed_fd, tuples_fd, stats_fd, cgroup_dirs_fd, sock_claims_fd;
 	size_t cap;			/* the flow table's max_entries */
+	size_t socks_slots;
 	struct flow_key *keys;
 	struct flow_val *vals;
-	__u64 *sock_keys;
+	__u32 *slot_ids;		/* the socks array as read: every slot */
+	__u64 *sock_keys;		/* its ready entries' slots, as the collector keys them */
 	struct sock_flow *sock_vals;
 	struct flow_key *closed;
 	__u64 *percpu;			/* one stats value per possible CPU */

@@ -10,6 +10,7 @@ static const struct {
 } kinds[HOOK_NKINDS] = {
 	[HOOK_TRACEPOINT] = { "tracepoint__", "tracepoint" },
 	[HOOK_RAW_TRACEPOINT] = { "raw_tracepoint__", "raw tracepoint" },
+	[HOOK_TP_BTF] = { "tp_btf__", "BTF raw tracepoint" },
 	[HOOK_KPROBE] = { "kprobe__", "kprobe" },
 	[HOOK_KRETPROBE] = { "kretprobe__", "kretprobe" },
 	[HOOK_FENTRY] = { "kfunc__", "fentry" },
@@ -59,6 +60,7 @@ int hook_prog_type(enum hook_kind k)
 		return BPF_PROG_TYPE_TRACEPOINT;
 	case HOOK_FENTRY:
 	case HOOK_FEXIT:
+	case HOOK_TP_BTF:
 		return BPF_PROG_TYPE_TRACING;
 	case HOOK_RAW_TRACEPOINT:
 		return BPF_PROG_TYPE_RAW_TRACEPOINT;

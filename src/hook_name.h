@@ -12,6 +12,7 @@
 enum hook_kind {
 	HOOK_TRACEPOINT,
 	HOOK_RAW_TRACEPOINT,
+	HOOK_TP_BTF,		/* BTF-enabled raw tracepoint */
 	HOOK_KPROBE,
 	HOOK_KRETPROBE,
 	HOOK_FENTRY,

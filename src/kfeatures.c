@@ -39,6 +39,19 @@ static bool sk_offsets_from_btf(const struct kbtf *btf, long off[SK_NFIELDS])
 	return true;
 }
 
+static bool task_offsets_from_btf(const struct kbtf *btf, long off[TASK_NFIELDS])
+{
+	int i = 0;
+
+#define TASK_FIELD_OFF(s, m) off[i++] = kbtf_member_offset(btf, #s, #m);
+	FLOW_TASK_FIELDS(TASK_FIELD_OFF)
+#undef TASK_FIELD_OFF
+	for (i = 0; i < TASK_NFIELDS; i++)
+		if (off[i] < 0)
+			return false;
+	return true;
+}
+
 /* stat(), not access(): access() ignores the capabilities of a non-root user */
 static bool exists(const char *fmt, const char *a, const char *b)
 {
@@ -134,6 +147,7 @@ void features_detect(struct kfeatures *f)
 	f->tp_state = *f->tracefs &&
 		      exists("%s/events/sock/%s/id", f->tracefs, "inet_sock_set_state");
 	f->fexit_err = f->btf ? kbtf_fexit_probe(f->btf, "tcp_sendmsg") : -ENOENT;
+	f->tp_btf_err = f->btf ? kbtf_tp_btf_probe(f->btf, "sock_send_length") : -ENOENT;
 	/* one event class: the two have the same fields */
 	f->tp_cgroup_dirs = *f->tracefs &&
 			    tp_has_field(f->tracefs, "cgroup/cgroup_mkdir", "field:u64 id;") &&
@@ -152,6 +166,7 @@ void features_detect(struct kfeatures *f)
 		/* a u16 since Linux 5.6; a bitfield before (refused above) */
 		f->sk_protocol_off = kbtf_member_offset(f->btf, "sock", "sk_protocol");
 		f->net_inum_off = net_inum_from_btf(f->btf);
+		f->task_offsets_ok = task_offsets_from_btf(f->btf, f->task_offsets);
 		f->have_tcp_sendpage = kbtf_func_nparams(f->btf, "tcp_sendpage") >= 0;
 		/* (sk, msg, len, nonblock, flags, addr_len) before 5.19 */
 		n = kbtf_func_nparams(f->btf, "tcp_recvmsg");
@@ -206,14 +221,20 @@ bool features_backend_usable(const struct kfeatures *f, enum backend b, char *wh
 		return f->kprobes;
 	case BACKEND_TRACEPOINT:
 	case BACKEND_RAW_TRACEPOINT:
+	case BACKEND_TP_BTF:
 		if (!f->tp_sock_length) {
 			snprintf(why, len, "kernel lacks the sock:sock_send_length and "
 				 "sock:sock_recv_length tracepoints (Linux >= 6.3 needed)");
 			return false;
 		}
-		if (b == BACKEND_RAW_TRACEPOINT && f->sk_protocol_off < 0) {
+		if (b != BACKEND_TRACEPOINT && f->sk_protocol_off < 0) {
 			snprintf(why, len, "needs the offset of struct sock.sk_protocol from the "
 				 "kernel's BTF (/sys/kernel/btf/vmlinux)");
+			return false;
+		}
+		if (b == BACKEND_TP_BTF && f->tp_btf_err) {
+			snprintf(why, len, "a test BTF raw tracepoint program on sock_send_length "
+				 "was refused: %s", strerror(-f->tp_btf_err));
 			return false;
 		}
 		return true;

@@ -24,6 +24,13 @@ enum sk_field {
 
 extern const char *const sk_field_names[SK_NFIELDS];
 
+#define TASK_FIELD_ENUM(s, m) TASK_##s##_##m,
+enum task_field {
+	FLOW_TASK_FIELDS(TASK_FIELD_ENUM)
+	TASK_NFIELDS,
+};
+#undef TASK_FIELD_ENUM
+
 struct kfeatures {
 	struct kbtf *btf;		/* NULL: no BTF */
 	char tracefs[PATH_MAX];		/* "" when tracefs is not mounted */
@@ -33,6 +40,7 @@ struct kfeatures {
 	bool tp_sock_length;
 	bool tp_state;
 	int fexit_err;			/* 0: fentry/fexit loads work */
+	int tp_btf_err;			/* 0: BTF raw tracepoint loads work */
 	bool have_tcp_sendpage;
 	bool recvmsg_has_nonblock;
 	bool sk_offsets_ok;		/* every field below was found in BTF */
@@ -41,6 +49,8 @@ struct kfeatures {
 	bool sk_head_packed;
 	long sk_protocol_off;		/* struct sock.sk_protocol from BTF, or -1 */
 	long net_inum_off;		/* struct net.ns.inum from BTF, or -1 */
+	bool task_offsets_ok;		/* every FLOW_TASK_FIELDS member was found in BTF */
+	long task_offsets[TASK_NFIELDS];
 	bool tp_cgroup_dirs;		/* cgroup:cgroup_{mk,rm}dir with a 64-bit id (5.5+) */
 	char cgroup2[PATH_MAX];		/* the cgroup2 mount, for cgroup hooks and paths; "" if none */
 	char cgroup2_why[256];		/* why cgroup2 is "" */

@@ -78,12 +78,12 @@ static int check_layout(void *mod, const struct kfeatures *f, char *err, size_t 
 		}
 	}
 	if (bpf_table_fd(mod, "socks") >= 0 &&
-	    (bpf_table_key_size(mod, "socks") != sizeof(__u64) ||
+	    (bpf_table_key_size(mod, "socks") != sizeof(__u32) ||
 	     bpf_table_leaf_size(mod, "socks") != sizeof(struct sock_flow))) {
 		snprintf(err, errlen, "the probe's 'socks' table has key/value sizes %zu/%zu, "
 			 "bccflow expects %zu/%zu: keep struct sock_flow from flow.h",
 			 bpf_table_key_size(mod, "socks"), bpf_table_leaf_size(mod, "socks"),
-			 sizeof(__u64), sizeof(struct sock_flow));
+			 sizeof(__u32), sizeof(struct sock_flow));
 		return -1;
 	}
 	if (bpf_table_key_size(mod, "flows") != sizeof(struct flow_key) ||
@@ -119,6 +119,28 @@ static int cgroup_link(int prog, const struct hook *h, const char *cgroup2)
 	return fd;
 }
 
+/* A BTF raw tracepoint program's link: the tracepoint is in its BTF type. */
+static int tp_btf_link(int prog)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.raw_tracepoint.prog_fd = (__u32)prog;
+	return (int)syscall(__NR_bpf, BPF_RAW_TRACEPOINT_OPEN, &attr, sizeof(attr));
+}
+
+/* One program as its hook's kind needs: BCC loads all but BTF raw tracepoints. */
+static int load_one(void *mod, const char *func, const struct hook *h, const struct kfeatures *f)
+{
+	if (h->kind == HOOK_TP_BTF)
+		return kbtf_tp_btf_load(f->btf, h->target, h->target, bpf_function_start(mod, func),
+					bpf_function_size(mod, func) / sizeof(struct bpf_insn),
+					bpf_module_license(mod));
+	return bcc_func_load(mod, hook_prog_type(h->kind), func, bpf_function_start(mod, func),
+			     (int)bpf_function_size(mod, func), bpf_module_license(mod),
+			     bpf_module_kern_version(mod), 0, NULL, 0, NULL, hook_attach_type(h));
+}
+
 static int attach_one(const struct hook *h, int prog, const struct kfeatures *f,
 		      struct link *lk, char *err, size_t errlen)
 {
@@ -147,6 +169,9 @@ static int attach_one(const struct hook *h, int prog, const struct kfeatures *f,
 	case HOOK_RAW_TRACEPOINT:
 		lk->fd = bpf_attach_raw_tracepoint(prog, h->target);
 		break;
+	case HOOK_TP_BTF:
+		lk->fd = tp_btf_link(prog);
+		break;
 	case HOOK_CGROUP_SOCK_ADDR:
 	case HOOK_CGROUP_SOCK:
 		errno = ENOENT;
@@ -167,7 +192,8 @@ static void detach_one(struct link *lk)
 {
 	if (lk->fd >= 0) {
 		if (lk->hook.kind == HOOK_FENTRY || lk->hook.kind == HOOK_FEXIT ||
-		    lk->hook.kind == HOOK_RAW_TRACEPOINT || lk->hook.kind == HOOK_CGROUP_SOCK_ADDR ||
+		    lk->hook.kind == HOOK_RAW_TRACEPOINT || lk->hook.kind == HOOK_TP_BTF ||
+		    lk->hook.kind == HOOK_CGROUP_SOCK_ADDR ||
 		    lk->hook.kind == HOOK_CGROUP_SOCK) {
 			close(lk->fd);
 		} else {
@@ -200,10 +226,7 @@ static int load_and_attach(struct loaded *l, void *mod, enum backend b,
 			snprintf(err, errlen, "probe text has more than %d programs", LOADER_MAX_LINKS);
 			return -1;
 		}
-		prog = bcc_func_load(mod, hook_prog_type(h.kind), func, bpf_function_start(mod, func),
-				     (int)bpf_function_size(mod, func), bpf_module_license(mod),
-				     bpf_module_kern_version(mod), 0, NULL, 0, NULL,
-				     hook_attach_type(&h));
+		prog = load_one(mod, func, &h, f);
 		if (prog < 0) {
 			snprintf(err, errlen, "the kernel refused program %s(): %s", func,
 				 strerror(-prog));
@@ -237,6 +260,9 @@ static int keep_maps(struct loaded *l, void *mod, char *err, size_t errlen)
 	l->closed_fd = dup(bpf_table_fd(mod, "closed"));
 	l->tuples_fd = bpf_table_fd(mod, "tuples") >= 0 ? dup(bpf_table_fd(mod, "tuples")) : -1;
 	l->socks_fd = bpf_table_fd(mod, "socks") >= 0 ? dup(bpf_table_fd(mod, "socks")) : -1;
+	l->socks_slots = l->socks_fd >= 0 ? bpf_table_max_entries(mod, "socks") : 0;
+	l->sock_claims_fd = bpf_table_fd(mod, "sock_claims") >= 0 ?
+			    dup(bpf_table_fd(mod, "sock_claims")) : -1;
 	l->stats_fd = dup(bpf_table_fd(mod, "stats"));
 	l->cgroup_dirs_fd = bpf_table_fd(mod, "cgroup_dirs") >= 0 ?
 			    dup(bpf_table_fd(mod, "cgroup_dirs")) : -1;
@@ -313,7 +339,7 @@ enum loader_status loader_open(struct loaded *l, const char *text, enum backend 
 	memset(l, 0, sizeof(*l));
 	l->backend = b;
 	l->flows_fd = l->closed_fd = l->tuples_fd = l->socks_fd = l->stats_fd = -1;
-	l->cgroup_dirs_fd = -1;
+	l->cgroup_dirs_fd = l->sock_claims_fd = -1;
 	for (int i = 0; i < LOADER_MAX_LINKS; i++)
 		l->links[i].fd = l->links[i].prog_fd = -1;
 
@@ -353,8 +379,10 @@ void loader_close(struct loaded *l)
 		close(l->stats_fd);
 	if (l->cgroup_dirs_fd >= 0)
 		close(l->cgroup_dirs_fd);
+	if (l->sock_claims_fd >= 0)
+		close(l->sock_claims_fd);
 	l->flows_fd = l->closed_fd = l->tuples_fd = l->socks_fd = l->stats_fd = -1;
-	l->cgroup_dirs_fd = -1;
+	l->cgroup_dirs_fd = l->sock_claims_fd = -1;
 }
 
 void loader_describe(const struct loaded *l, char *out, size_t len)

@@ -25,6 +25,8 @@ struct loaded {
 	int closed_fd;
 	int tuples_fd;		/* -1 when a --probe text has no tuples table */
 	int socks_fd;		/* -1 when a --probe text has no socks table */
+	size_t socks_slots;	/* its max_entries */
+	int sock_claims_fd;	/* its slots taken; -1 without */
 	int stats_fd;
 	int cgroup_dirs_fd;	/* -1 without the cgroup mkdir/rmdir programs */
 	int nlinks;

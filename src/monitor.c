@@ -349,7 +349,7 @@ int monitor_run(const struct options *o, const struct loaded *l, const struct kf
 {
 	struct monitor m = { .o = o, .l = l, .prom = prom, .cost = cost };
 	struct drain_fds fds = { l->flows_fd, l->socks_fd, l->closed_fd, l->tuples_fd, l->stats_fd,
-				 l->cgroup_dirs_fd };
+				 l->cgroup_dirs_fd, l->sock_claims_fd, l->socks_slots };
 	enum step s = STEP_FAILED;
 	int err;
 

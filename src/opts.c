@@ -127,8 +127,8 @@ void opts_usage(FILE *out)
 "Options:\n"
 "  -p, --pid PID[,PID]  only count these processes (repeatable, up to %d)\n"
 "  -j, --json           JSON Lines on stdout instead of the table\n"
-"      --attach MODE    auto|fentry|kprobe|raw-tracepoint|tracepoint (default\n"
-"                       auto: the first that works, in that order)\n"
+"      --attach MODE    auto|fentry|kprobe|tp-btf|raw-tracepoint|tracepoint\n"
+"                       (default auto: the first that works, in that order)\n"
 "Filters (applied in the kernel):\n"
 "      --comm NAME      only this process (thread) name, exact, up to 15 bytes\n"
 "      --port N[,N]     only flows with this local or remote port (up to %d)\n"
@@ -536,7 +536,7 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 			break;
 		case OPT_ATTACH:
 			r = parse_enum(&e, NAMES(backend_names), "--attach", optarg,
-				       "auto, fentry, kprobe, raw-tracepoint or tracepoint", err, errlen);
+				       "auto, fentry, kprobe, tp-btf, raw-tracepoint or tracepoint", err, errlen);
 			o->attach = (enum backend)e;
 			break;
 		case OPT_PROBE:

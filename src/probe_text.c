@@ -234,9 +234,30 @@ static const char *backend_define(enum backend b)
 		return "BCCFLOW_BACKEND_TRACEPOINT";
 	case BACKEND_RAW_TRACEPOINT:
 		return "BCCFLOW_BACKEND_RAW_TRACEPOINT";
+	case BACKEND_TP_BTF:
+		return "BCCFLOW_BACKEND_TP_BTF";
 	default:
 		return NULL;
 	}
+}
+
+unsigned sock_table_bits(unsigned max_flows)
+{
+	unsigned bits = SOCK_TABLE_MIN_BITS;
+
+	while (bits < SOCK_TABLE_MAX_BITS && (1u << bits) < max_flows)
+		bits++;
+	return bits;
+}
+
+/* OFF_<struct>_<member> for FLOW_TASK_FIELDS, offsets in the list's order. */
+static void add_task_offsets(FILE *out, const long *off)
+{
+	int i = 0;
+
+#define TASK_FIELD_DEFINE(s, m) fprintf(out, "#define OFF_" #s "_" #m " %ld\n", off[i++]);
+	FLOW_TASK_FIELDS(TASK_FIELD_DEFINE)
+#undef TASK_FIELD_DEFINE
 }
 
 static void add_defines(FILE *out, const struct probe_config *cfg)
@@ -245,6 +266,7 @@ static void add_defines(FILE *out, const struct probe_config *cfg)
 		backend_name(cfg->backend));
 	fprintf(out, "#define %s 1\n", backend_define(cfg->backend));
 	fprintf(out, "#define MAX_FLOWS %u\n", cfg->max_flows);
+	fprintf(out, "#define SOCK_TABLE_BITS %u\n", sock_table_bits(cfg->max_flows));
 	if (!cfg->filter || cfg->filter->proto != FLOW_PROTO_UDP)
 		fprintf(out, "#define BCCFLOW_COUNT_TCP 1\n");
 	if (!cfg->filter || cfg->filter->proto != FLOW_PROTO_TCP)
@@ -259,8 +281,11 @@ static void add_defines(FILE *out, const struct probe_config *cfg)
 		if (cfg->sk_head_packed)
 			fprintf(out, "#define SK_HEAD_PACKED 1\n");
 	}
-	if (cfg->backend == BACKEND_RAW_TRACEPOINT && cfg->sk_protocol_off >= 0)
+	if ((cfg->backend == BACKEND_RAW_TRACEPOINT || cfg->backend == BACKEND_TP_BTF) &&
+	    cfg->sk_protocol_off >= 0)
 		fprintf(out, "#define OFF_sk_protocol %ld\n", cfg->sk_protocol_off);
+	if (cfg->backend == BACKEND_TP_BTF && cfg->task_offsets)
+		add_task_offsets(out, cfg->task_offsets);
 	if (cfg->net_inum_off > 0)	/* never at 0: struct net starts with counters */
 		fprintf(out, "#define OFF_net_ns_inum %ld\n", cfg->net_inum_off);
 	if (cfg->have_tp_cgroup_dirs)

@@ -33,6 +33,8 @@ struct probe_config {
 	long sk_protocol_off;
 	/* struct net.ns.inum from BTF; 0 or -1: unknown (the headers give it) */
 	long net_inum_off;
+	/* FLOW_TASK_FIELDS' offsets, in that order, from BTF; NULL: unknown */
+	const long *task_offsets;
 	/* the cgroup:cgroup_{mk,rm}dir tracepoints have a 64-bit id */
 	bool have_tp_cgroup_dirs;
 };
@@ -47,5 +49,12 @@ char *probe_text_prepare(const char *src, const char *header,
 
 /* Reads a probe file (at most 1 MiB of text). NULL with a reason in err. */
 char *probe_text_read_file(const char *path, char *err, size_t errlen);
+
+/*
+ * Slots of the probe's socket table for --max-flows max_flows: 2^bits, the
+ * next power of two, within SOCK_TABLE_MIN_BITS..SOCK_TABLE_MAX_BITS (an
+ * array the host reads whole every interval, so it stays small).
+ */
+unsigned sock_table_bits(unsigned max_flows);
 
 #endif

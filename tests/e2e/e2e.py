@@ -18,7 +18,7 @@ COMPILE_PROBE = os.environ.get("COMPILE_PROBE", "build/tests/compile_probe")
 START_TIMEOUT = 90
 # What --attach auto picks on our machines (no kprobes, no fentry); ctest also
 # runs some suites with BCCFLOW_E2E_ATTACH=tracepoint, which Monitor passes on.
-AUTO_ATTACH = "raw-tracepoint"
+AUTO_ATTACH = "tp-btf"
 E2E_ATTACH = os.environ.get("BCCFLOW_E2E_ATTACH")
 MONITOR_ATTACH = E2E_ATTACH or AUTO_ATTACH
 

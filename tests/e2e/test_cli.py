@@ -185,6 +185,7 @@ class Cli(E2ETest):
             "fentry": {"kretfunc__tcp_sendmsg", "kretfunc__tcp_recvmsg"},
             "raw-tracepoint": {"raw_tracepoint__sock_send_length",
                                "raw_tracepoint__sock_recv_length"},
+            "tp-btf": {"tp_btf__sock_send_length", "tp_btf__sock_recv_length"},
         }
         for (backend, want), offsets in [(b, o) for b in progs.items()
                                          for o in ("btf", "headers")]:
@@ -213,7 +214,7 @@ class Cli(E2ETest):
         for kretprobe__udp_recvmsg (the same code costs it 20-30 times more
         paths: a matter for the per-call work of issue 17)."""
         limit = 250000
-        for backend in ("raw-tracepoint", "tracepoint", "kprobe", "fentry"):
+        for backend in ("tp-btf", "raw-tracepoint", "tracepoint", "kprobe", "fentry"):
             with self.subTest(backend=backend), tempfile.NamedTemporaryFile("w") as f:
                 # the family filter too: every generated filter must compile
                 p = run(["--ebpf", "--attach", backend] + largest_filters() + ["-4", "1"])

@@ -279,6 +279,7 @@ static void test_attach_values(void **state)
 		{ "kprobe", BACKEND_KPROBE },
 		{ "tracepoint", BACKEND_TRACEPOINT },
 		{ "raw-tracepoint", BACKEND_RAW_TRACEPOINT },
+		{ "tp-btf", BACKEND_TP_BTF },
 	};
 
 	(void)state;
@@ -327,7 +328,7 @@ static void test_attach_bad(void **state)
 {
 	(void)state;
 	assert_error_has(PARSE("--attach", "bogus"), "invalid --attach 'bogus'");
-	assert_error_has(PARSE("--attach", "bogus"), "auto, fentry, kprobe, raw-tracepoint or tracepoint");
+	assert_error_has(PARSE("--attach", "bogus"), "auto, fentry, kprobe, tp-btf, raw-tracepoint or tracepoint");
 	assert_error_has(PARSE("--attach", "Kprobe"), "invalid --attach 'Kprobe'");
 	assert_error_has(PARSE("--attach", ""), "invalid --attach ''");
 	assert_error_has(PARSE("--attach", "kprobe "), "invalid --attach 'kprobe '");
@@ -520,7 +521,7 @@ static void test_usage_shows_limits(void **state)
 	assert_non_null(strstr(text, "Usage: bccflow [OPTIONS] [interval [count]]\n"));
 	assert_non_null(strstr(text, "up to 16)"));
 	assert_non_null(strstr(text, "(default 65536)"));
-	assert_non_null(strstr(text, "auto|fentry|kprobe|raw-tracepoint|tracepoint"));
+	assert_non_null(strstr(text, "auto|fentry|kprobe|tp-btf|raw-tracepoint|tracepoint"));
 	free(text);
 }
 
@@ -530,11 +531,12 @@ static void test_backend_candidates(void **state)
 
 	(void)state;
 	/* auto: fentry and kprobes first (they see sendfile before 6.5), then raw */
-	assert_int_equal(backend_candidates(BACKEND_AUTO, out), 4);
+	assert_int_equal(backend_candidates(BACKEND_AUTO, out), 5);
 	assert_int_equal(out[0], BACKEND_FENTRY);
 	assert_int_equal(out[1], BACKEND_KPROBE);
-	assert_int_equal(out[2], BACKEND_RAW_TRACEPOINT);
-	assert_int_equal(out[3], BACKEND_TRACEPOINT);
+	assert_int_equal(out[2], BACKEND_TP_BTF);
+	assert_int_equal(out[3], BACKEND_RAW_TRACEPOINT);
+	assert_int_equal(out[4], BACKEND_TRACEPOINT);
 	assert_int_equal(backend_candidates(BACKEND_TRACEPOINT, out), 1);
 	assert_int_equal(out[0], BACKEND_TRACEPOINT);
 }
@@ -547,6 +549,7 @@ static void test_backend_names(void **state)
 	assert_string_equal(backend_name(BACKEND_KPROBE), "kprobe");
 	assert_string_equal(backend_name(BACKEND_TRACEPOINT), "tracepoint");
 	assert_string_equal(backend_name(BACKEND_RAW_TRACEPOINT), "raw-tracepoint");
+	assert_string_equal(backend_name(BACKEND_TP_BTF), "tp-btf");
 }
 
 

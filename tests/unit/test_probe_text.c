@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../probes/flow.h"
 #include "probe_text.h"
 
 static char err[512];
@@ -74,6 +75,7 @@ static size_t count_of(const char *hay, const char *needle)
 	"/* prepared by bccflow 0.1.0 for --attach tracepoint */\n"      \
 	"#define BCCFLOW_BACKEND_TRACEPOINT 1\n"                         \
 	"#define MAX_FLOWS 65536\n"                                      \
+	"#define SOCK_TABLE_BITS 16\n"                                   \
 	"#define BCCFLOW_COUNT_TCP 1\n"                                  \
 	"#define BCCFLOW_COUNT_UDP 1\n"                                  \
 	"#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM4(ctx)\n"
@@ -109,7 +111,7 @@ static void test_real_one_pid(void **state)
 
 	(void)state;
 	assert_int_equal(count_of(text, "FILTER_PID"), 1);
-	/* the call, on its own line in count_bytes(); the test in the function */
+	/* the call, on its own line in count_sock(); the test in the function */
 	assert_contains(text, "\n\t" TASK_CALL "\n");
 	assert_contains(text, "\tif (pid != 42)\n\t\treturn 1;\n");
 	assert_not_contains(text, "&& pid");
@@ -192,6 +194,7 @@ static void test_defines_kprobe_old_kernel(void **state)
 		      "/* prepared by bccflow 0.1.0 for --attach kprobe */\n"
 		      "#define BCCFLOW_BACKEND_KPROBE 1\n"
 		      "#define MAX_FLOWS 1234\n"
+		      "#define SOCK_TABLE_BITS 11\n"
 		      "#define BCCFLOW_COUNT_TCP 1\n"
 		      "#define BCCFLOW_COUNT_UDP 1\n"
 		      "#define HAVE_TCP_SENDPAGE 1\n"
@@ -215,6 +218,7 @@ static void test_defines_fentry_new_kernel(void **state)
 		      "/* prepared by bccflow 0.1.0 for --attach fentry */\n"
 		      "#define BCCFLOW_BACKEND_FENTRY 1\n"
 		      "#define MAX_FLOWS 4194304\n"
+		      "#define SOCK_TABLE_BITS 16\n"
 		      "#define BCCFLOW_COUNT_TCP 1\n"
 		      "#define BCCFLOW_COUNT_UDP 1\n"
 		      "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM4(ctx)\n"
@@ -224,6 +228,19 @@ static void test_defines_fentry_new_kernel(void **state)
 	assert_not_contains(text, "#define TCP_RECVMSG_HAS_NONBLOCK");
 	assert_not_contains(text, "PT_REGS_PARM5");
 	free(text);
+}
+
+/* The socket table: --max-flows rounded up to a power of two, within bounds. */
+static void test_sock_table_bits(void **state)
+{
+	(void)state;
+	assert_int_equal(sock_table_bits(1), SOCK_TABLE_MIN_BITS);
+	assert_int_equal(sock_table_bits(16), 4);
+	assert_int_equal(sock_table_bits(17), 5);
+	assert_int_equal(sock_table_bits(1234), 11);
+	assert_int_equal(sock_table_bits(65536), 16);
+	assert_int_equal(sock_table_bits(65537), SOCK_TABLE_MAX_BITS);
+	assert_int_equal(sock_table_bits(4194304), SOCK_TABLE_MAX_BITS);
 }
 
 static void test_defines_sendpage_without_nonblock(void **state)
@@ -239,6 +256,7 @@ static void test_defines_sendpage_without_nonblock(void **state)
 			    "/* prepared by bccflow 0.1.0 for --attach fentry */\n"
 			    "#define BCCFLOW_BACKEND_FENTRY 1\n"
 			    "#define MAX_FLOWS 65536\n"
+			    "#define SOCK_TABLE_BITS 16\n"
 			    "#define BCCFLOW_COUNT_TCP 1\n"
 			    "#define BCCFLOW_COUNT_UDP 1\n"
 			    "#define HAVE_TCP_SENDPAGE 1\n"
@@ -643,16 +661,16 @@ static void test_task_filters_run_before_the_socket_lookup(void **state)
 	/* a socket's entry must not let another thread's name or cgroup through */
 	comm = strstr(text, "bpf_get_current_comm(c_, sizeof(c_))");
 	cg = strstr(text, "\tif (cgroup_filter.check_current_task(0) != 1)");
-	lookup = strstr(text, "if (SOCK_MINE(sf, pid, cgroup) && ");	/* in count_bytes() */
+	lookup = strstr(text, "if (SOCK_MINE(sf, skp, pid, cgroup) && ");	/* in count_sock() */
 	key = strstr(text, "\tif (bccflow_key_excluded(&key)) { return 0; }");
 	assert_non_null(comm);
 	assert_non_null(cg);
 	assert_non_null(lookup);
 	assert_non_null(key);
 	assert_int_equal(count_of(text, TASK_CALL), 1);
-	assert_true(strstr(text, "\t" TASK_CALL) < lookup);	/* the call, in count_bytes() */
+	assert_true(strstr(text, "\t" TASK_CALL) < lookup);	/* the call, in count_sock() */
 	assert_true(comm < lookup && cg < lookup);
-	assert_true(key < lookup);	/* count_slow() is defined above count_bytes() */
+	assert_true(key < lookup);	/* count_slow() is defined above count_sock() */
 	assert_null(strstr(comm + 1, "bpf_get_current_comm(c_, sizeof(c_))"));
 	free(text);
 }
@@ -736,6 +754,7 @@ int main(void)
 		cmocka_unit_test(test_defines_tracepoint),
 		cmocka_unit_test(test_defines_kprobe_old_kernel),
 		cmocka_unit_test(test_defines_fentry_new_kernel),
+		cmocka_unit_test(test_sock_table_bits),
 		cmocka_unit_test(test_defines_sendpage_without_nonblock),
 		cmocka_unit_test(test_backend_auto_refused),
 		cmocka_unit_test(test_exact_small_text),

@@ -32,7 +32,8 @@ SUITES = {
     "bookworm": ("/var/tmp/bccflow-vm", "/var/tmp/bccflow-vm-run",
                  {"kprobe": (("kprobe",), "auto"), "fentry": (("fentry",), "fentry")}),
     "trixie": ("/var/tmp/bccflow-vm-trixie", "/var/tmp/bccflow-vm-trixie-run",
-               {"all": (("kprobe", "fentry", "raw-tracepoint", "tracepoint"), "auto")}),
+               {"all": (("kprobe", "fentry", "tp-btf", "raw-tracepoint", "tracepoint"),
+                        "auto")}),
 }
 if SUITE not in SUITES:
     raise SystemExit("BCCFLOW_VM_SUITE must be one of %s" % ", ".join(SUITES))
