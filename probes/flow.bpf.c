@@ -790,15 +790,14 @@ static __always_inline int count_btf(const u64 *ctx, int tx)
 {
 	struct sock *sk = (struct sock *)ctx[0];
 	int ret = (int)ctx[1];
-	const char *p = (const char *)sk;
 	u32 hash = 0;
 
 	if (ret <= 0 || (!tx && ((int)ctx[2] & FLOW_MSG_PEEK)))
 		return 0;
 #ifdef SK_HEAD_PACKED
-	hash = *(const u32 *)(p + 8);	/* skc_hash */
+	hash = *(const u32 *)((const char *)sk + 8);	/* skc_hash */
 #endif
-	return count_sock(sk, *(const u16 *)(p + OFF_skc_family), hash, 0, ret, tx);
+	return count_sock(sk, *(const u16 *)SK_FIELD(sk, skc_family), hash, 0, ret, tx);
 }
 
 int tp_btf__sock_send_length(u64 *ctx)

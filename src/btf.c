@@ -119,9 +119,11 @@ int kbtf_fexit_probe(const struct kbtf *b, const char *func)
 }
 
 int kbtf_tp_btf_load(const struct kbtf *b, const char *tp, const char *name,
-		     const struct bpf_insn *insns, size_t n, const char *license)
+		     const struct bpf_insn *insns, size_t n, const char *license,
+		     unsigned log_level, char *log, size_t len)
 {
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP,
+		    .log_level = log ? log_level : 0, .log_buf = log, .log_size = log ? len : 0);
 	char type[160];
 	int id, fd;
 
@@ -142,7 +144,7 @@ int kbtf_tp_btf_probe(const struct kbtf *b, const char *tp)
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	int fd = kbtf_tp_btf_load(b, tp, "bccflow_probe", insns, 2, "GPL");
+	int fd = kbtf_tp_btf_load(b, tp, "bccflow_probe", insns, 2, "GPL", 0, NULL, 0);
 
 	if (fd < 0)
 		return fd;

@@ -31,9 +31,11 @@ int kbtf_fexit_probe(const struct kbtf *b, const char *func);
  * tracepoint tp (its "btf_trace_<tp>" type): a program fd or -errno. BCC
  * loads no such programs, so the host does (loader.c), and the same two
  * instructions tell whether the kernel allows them (kbtf_tp_btf_probe()).
+ * log: the verifier's log at log_level into log (size len), or NULL.
  */
 int kbtf_tp_btf_load(const struct kbtf *b, const char *tp, const char *name,
-		     const struct bpf_insn *insns, size_t n, const char *license);
+		     const struct bpf_insn *insns, size_t n, const char *license,
+		     unsigned log_level, char *log, size_t len);
 int kbtf_tp_btf_probe(const struct kbtf *b, const char *tp);
 
 #endif

@@ -135,7 +135,7 @@ static int load_one(void *mod, const char *func, const struct hook *h, const str
 	if (h->kind == HOOK_TP_BTF)
 		return kbtf_tp_btf_load(f->btf, h->target, h->target, bpf_function_start(mod, func),
 					bpf_function_size(mod, func) / sizeof(struct bpf_insn),
-					bpf_module_license(mod));
+					bpf_module_license(mod), 0, NULL, 0);
 	return bcc_func_load(mod, hook_prog_type(h->kind), func, bpf_function_start(mod, func),
 			     (int)bpf_function_size(mod, func), bpf_module_license(mod),
 			     bpf_module_kern_version(mod), 0, NULL, 0, NULL, hook_attach_type(h));

@@ -18,9 +18,12 @@
 #include <unistd.h>
 #include <bcc/bcc_common.h>
 
+#include "btf.h"
 #include "hook_name.h"
 
 #define LOG_STATS 4	/* BPF_LOG_STATS: only the verifier's totals */
+
+static struct kbtf *btf;	/* the kernel's, for BTF raw tracepoints */
 
 static void load(void *mod, const char *name)
 {
@@ -34,10 +37,15 @@ static void load(void *mod, const char *name)
 		return;
 	}
 	log[0] = '\0';
-	fd = bcc_func_load(mod, hook_prog_type(h.kind), name, bpf_function_start(mod, name),
-			   (int)bpf_function_size(mod, name), bpf_module_license(mod),
-			   bpf_module_kern_version(mod), LOG_STATS, log, sizeof(log), NULL,
-			   hook_attach_type(&h));
+	if (h.kind == HOOK_TP_BTF)	/* as loader.c does: BCC has no such type */
+		fd = kbtf_tp_btf_load(btf, h.target, h.target, bpf_function_start(mod, name),
+				      bpf_function_size(mod, name) / 8, bpf_module_license(mod),
+				      LOG_STATS, log, sizeof(log));
+	else
+		fd = bcc_func_load(mod, hook_prog_type(h.kind), name,
+				   bpf_function_start(mod, name), (int)bpf_function_size(mod, name),
+				   bpf_module_license(mod), bpf_module_kern_version(mod), LOG_STATS,
+				   log, sizeof(log), NULL, hook_attach_type(&h));
 	p = strstr(log, "processed ");
 	if (fd < 0)
 		printf("%s refused %d\n", name, -fd);
@@ -69,6 +77,7 @@ int main(int argc, char **argv)
 	n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
+	btf = do_load ? kbtf_load() : NULL;
 	mod = bpf_module_create_c_from_string(text, 0, NULL, 0, false, NULL);
 	if (!mod)
 		return 1;

@@ -28,6 +28,11 @@ static void test_every_kind(void **state)
 	h = parsed("raw_tracepoint__sock_send_length");
 	assert_int_equal(h.kind, HOOK_RAW_TRACEPOINT);
 	assert_string_equal(h.target, "sock_send_length");
+	h = parsed("tp_btf__sock_recv_length");
+	assert_int_equal(h.kind, HOOK_TP_BTF);
+	assert_string_equal(h.target, "sock_recv_length");
+	assert_int_equal(hook_prog_type(h.kind), 26);	/* BPF_PROG_TYPE_TRACING */
+	assert_true(hook_counts_bytes(&h));
 	h = parsed("kprobe__tcp_sendmsg");
 	assert_int_equal(h.kind, HOOK_KPROBE);
 	assert_string_equal(h.target, "tcp_sendmsg");
