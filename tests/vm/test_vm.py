@@ -5,8 +5,8 @@ the host. Needs root; builds (or reuses) the guest image first.
 BCCFLOW_VM_SUITE picks the guest (default bookworm):
   bookworm  Debian 12, 6.1: kprobe and fentry, one guest each, in parallel;
             the binary under test is $BCCFLOW / $FLOWGEN (built on the host).
-  trixie    Debian 13, 6.12: kprobe, fentry, raw-tracepoint and tracepoint,
-            all four at once in one guest; the binary is built in a trixie
+  trixie    Debian 13, 6.12: kprobe, fentry, tp-btf, raw-tracepoint and tracepoint,
+            all five at once in one guest; the binary is built in a trixie
             chroot by tests/userland/run.sh --build-only (unless
             BCCFLOW_VM_BCCFLOW and BCCFLOW_VM_FLOWGEN name one), at the same
             time as the image.
