@@ -7,6 +7,7 @@
 #ifndef BCCFLOW_COLLECT_H
 #define BCCFLOW_COLLECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -47,6 +48,7 @@ struct interval {
 	size_t tracked;			/* flows in the table after eviction */
 	__u64 collect_us;		/* time spent reading and aggregating the maps */
 	/* our own cost this interval (selfcost.h; the monitor fills them) */
+	bool bpf_known;			/* false: no BPF statistics, the two below unknown */
 	__u64 bpf_run_ns, bpf_runs;	/* our BPF programs' run time and runs */
 	__u64 cpu_ns;			/* this process's CPU */
 	size_t evicted;

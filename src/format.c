@@ -431,14 +431,19 @@ void format_json(FILE *out, const struct report *r, double ts, const struct opti
 	}
 	fprintf(out, "{\"type\":\"interval\",\"interval\":%lu,\"ts\":%.3f,\"flows\":%zu,"
 		"\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"dropped\":%llu,\"dropped_bytes\":%llu,"
-		"\"tracked\":%zu,\"evicted\":%zu,\"events\":%llu,\"collect_us\":%llu,"
-		"\"bpf_run_ns\":%llu,\"bpf_runs\":%llu,\"cpu_ns\":%llu}\n",
+		"\"tracked\":%zu,\"evicted\":%zu,\"events\":%llu,\"collect_us\":%llu,",
 		iv->index, ts, iv->nrows,
 		(unsigned long long)iv->rx_bytes, (unsigned long long)iv->tx_bytes,
 		(unsigned long long)iv->dropped, (unsigned long long)iv->dropped_bytes,
 		iv->tracked, iv->evicted, (unsigned long long)iv->events,
-		(unsigned long long)iv->collect_us, (unsigned long long)iv->bpf_run_ns,
-		(unsigned long long)iv->bpf_runs, (unsigned long long)iv->cpu_ns);
+		(unsigned long long)iv->collect_us);
+	/* without --bpf-stats unknown: null, the keys kept */
+	if (iv->bpf_known)
+		fprintf(out, "\"bpf_run_ns\":%llu,\"bpf_runs\":%llu,",
+			(unsigned long long)iv->bpf_run_ns, (unsigned long long)iv->bpf_runs);
+	else
+		fputs("\"bpf_run_ns\":null,\"bpf_runs\":null,", out);
+	fprintf(out, "\"cpu_ns\":%llu}\n", (unsigned long long)iv->cpu_ns);
 }
 
 /* RFC 4180 quoting when needed; control bytes become '?'. */

@@ -152,6 +152,7 @@ int live_interval(struct live *l, const struct interval *iv, double elapsed_s)
 	l->status.dropped = iv->dropped;
 	l->status.rx_rate = elapsed_s > 0 ? (__u64)((double)iv->rx_bytes / elapsed_s) : iv->rx_bytes;
 	l->status.tx_rate = elapsed_s > 0 ? (__u64)((double)iv->tx_bytes / elapsed_s) : iv->tx_bytes;
+	l->status.bpf_known = iv->bpf_known;
 	l->status.bpf_ms = (double)iv->bpf_run_ns / 1e6;
 	l->status.cpu_ms = (double)iv->cpu_ns / 1e6;
 	/* the groups count every interval, paused or not */

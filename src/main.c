@@ -103,11 +103,12 @@ static int run(const struct options *o, const char *src, int cgroup_fd,
 		char hooks[512], why[128];
 		struct selfcost cost;
 
-		/* before "counting": every run the monitor reports is timed */
-		selfcost_start(&cost, &l, why, sizeof(why));
+		/* before "counting": every run the monitor reports is timed; and
+		 * before leave_root(): enabling them needs CAP_SYS_ADMIN */
+		selfcost_start(&cost, &l, o->bpf_stats, why, sizeof(why));
 		if (*why)
-			fprintf(stderr, "bccflow: warning: no BPF run-time statistics (%s): "
-				"bpf_run_ns and bpf_runs stay 0\n", why);
+			fprintf(stderr, "bccflow: warning: --bpf-stats: no BPF run-time statistics "
+				"(%s): bpf_run_ns and bpf_runs are unknown (null)\n", why);
 		if (leave_root(pd, &f, prom, wc)) {
 			selfcost_stop(&cost);
 			loader_close(&l);

@@ -70,7 +70,8 @@ int metrics_publish(struct prom_server *srv, const struct reporter *r,
 		.flows_tracked = iv->tracked, .dropped_events = t->dropped,
 		.dropped_bytes = t->dropped_bytes, .intervals = t->intervals,
 		.bpf_events = t->events, .attach = attach, .version = BCCFLOW_VERSION,
-		.bpf_run_ns = t->bpf_run_ns, .bpf_runs = t->bpf_runs, .cpu_ns = t->cpu_ns,
+		.bpf_known = t->bpf_known, .bpf_run_ns = t->bpf_run_ns, .bpf_runs = t->bpf_runs,
+		.cpu_ns = t->cpu_ns,
 	};
 	const struct group *g;
 	size_t n = 0, pos = 0, len;

@@ -14,6 +14,7 @@
 /* Cumulative counters since start, for the self metrics. */
 struct metrics_totals {
 	__u64 intervals, events, dropped, dropped_bytes;
+	bool bpf_known;			/* else bpf_run_ns and bpf_runs are unknown */
 	__u64 bpf_run_ns, bpf_runs, cpu_ns;
 };
 

@@ -217,6 +217,7 @@ static int report(struct monitor *m, const struct interval *iv, double elapsed_s
 	m->totals.events += iv->events;
 	m->totals.dropped += iv->dropped;
 	m->totals.dropped_bytes += iv->dropped_bytes;
+	m->totals.bpf_known = iv->bpf_known;
 	m->totals.bpf_run_ns += iv->bpf_run_ns;
 	m->totals.bpf_runs += iv->bpf_runs;
 	m->totals.cpu_ns += iv->cpu_ns;
@@ -232,6 +233,7 @@ static void measure_cost(struct monitor *m, struct interval *iv)
 	struct selfcost_sample now;
 
 	selfcost_read(m->cost, &now);
+	iv->bpf_known = now.bpf_known;
 	iv->bpf_run_ns = now.bpf_run_ns - m->cost_prev.bpf_run_ns;
 	iv->bpf_runs = now.bpf_runs - m->cost_prev.bpf_runs;
 	iv->cpu_ns = now.cpu_ns - m->cost_prev.cpu_ns;

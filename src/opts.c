@@ -39,6 +39,7 @@ enum {
 	OPT_USER,
 	OPT_ASCII,
 	OPT_NAMES,
+	OPT_BPF_STATS,
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +74,7 @@ static const struct option long_opts[] = {
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
 	{ "web-config", required_argument, NULL, OPT_WEB_CONFIG },
 	{ "user", required_argument, NULL, OPT_USER },
+	{ "bpf-stats", no_argument, NULL, OPT_BPF_STATS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -178,6 +180,10 @@ void opts_usage(FILE *out)
 "                       from (default auto: the kernel's BTF if it has one)\n"
 "      --probe FILE     compile FILE instead of the built-in probe text\n"
 "      --ebpf           print the probe text after substitutions, then exit\n"
+"      --bpf-stats      switch the kernel's BPF run-time statistics on while\n"
+"                       running, to report bccflow's BPF run time (bpf_run_ns,\n"
+"                       bpf_runs); off by default: they are global, every BPF\n"
+"                       program on the host pays for them\n"
 "  -h, --help           show this help and exit\n"
 "  -V, --version        show the version and exit\n"
 "\n"
@@ -567,6 +573,9 @@ enum opts_result opts_parse(int argc, char **argv, long pid_max, struct options 
 			break;
 		case OPT_NO_MAP_V4:
 			o->map_v4 = false;
+			break;
+		case OPT_BPF_STATS:
+			o->bpf_stats = true;
 			break;
 		case 'h':
 			return OPTS_HELP;

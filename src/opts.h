@@ -76,6 +76,7 @@ struct options {
 	bool print_ebpf;		/* --ebpf: print the text and exit */
 	unsigned max_flows;
 	bool map_v4;			/* show ::ffff:a.b.c.d as a.b.c.d */
+	bool bpf_stats;			/* --bpf-stats: kernel BPF statistics while running */
 	/* in-kernel filters (all validated here; compiled into the probe) */
 	int family;			/* 0 any, 4 (incl. v4-mapped) or 6 */
 	int proto;			/* 0 both, or FLOW_PROTO_TCP / FLOW_PROTO_UDP */

@@ -8,6 +8,7 @@
 #ifndef BCCFLOW_PROM_H
 #define BCCFLOW_PROM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <linux/types.h>
@@ -35,6 +36,7 @@ struct prom_self {
 	__u64 intervals;		/* counter: intervals collected */
 	__u64 bpf_events;		/* counter: events counted by the probes */
 	__u64 series_limited;		/* gauge: groups folded into the "other" series */
+	bool bpf_known;			/* else the two below are unknown: not rendered */
 	__u64 bpf_run_ns, bpf_runs;	/* counters: our BPF programs' run time, runs */
 	__u64 cpu_ns;			/* counter: bccflow's own CPU time */
 	const char *attach;		/* info label: backend in use */

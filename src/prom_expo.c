@@ -102,11 +102,13 @@ static void put_self(FILE *out, const struct prom_self *self)
 		   "Intervals collected since bccflow started.", self->intervals);
 	put_scalar(out, "bccflow_bpf_events_total", "counter",
 		   "Send and receive events counted by the BPF probes.", self->bpf_events);
-	put_seconds(out, "bccflow_bpf_run_seconds_total",
-		    "Run time of bccflow's BPF programs (kernel BPF statistics, on while bccflow "
-		    "runs; the hooks' own dispatch is not in it).", self->bpf_run_ns);
-	put_scalar(out, "bccflow_bpf_runs_total", "counter",
-		   "Runs of bccflow's BPF programs.", self->bpf_runs);
+	if (self->bpf_known) {	/* --bpf-stats: absent rather than a false 0 */
+		put_seconds(out, "bccflow_bpf_run_seconds_total",
+			    "Run time of bccflow's BPF programs (kernel BPF statistics, on while "
+			    "bccflow runs; the hooks' own dispatch is not in it).", self->bpf_run_ns);
+		put_scalar(out, "bccflow_bpf_runs_total", "counter",
+			   "Runs of bccflow's BPF programs.", self->bpf_runs);
+	}
 	put_seconds(out, "bccflow_cpu_seconds_total",
 		    "CPU time (user and system) of the bccflow process.", self->cpu_ns);
 	put_scalar(out, "bccflow_series_limited", "gauge",

@@ -594,8 +594,11 @@ static void status_line(struct line *l, const struct ctx *x)
 		prio[n++] = s->dropped ? 95 : 30;
 	snprintf(p[n], sizeof(p[n]), "rx %s", rx), prio[n++] = 90;
 	snprintf(p[n], sizeof(p[n]), "tx %s", tx), prio[n++] = 90;
-	snprintf(p[n], sizeof(p[n]), "cost bpf %.1f ms cpu %.1f ms", s->bpf_ms, s->cpu_ms),
-		prio[n++] = 40;
+	if (s->bpf_known)
+		snprintf(p[n], sizeof(p[n]), "cost bpf %.1f ms cpu %.1f ms", s->bpf_ms, s->cpu_ms);
+	else
+		snprintf(p[n], sizeof(p[n]), "cost cpu %.1f ms", s->cpu_ms);
+	prio[n++] = 40;
 	snprintf(p[n], sizeof(p[n]), "%s", x->v->paused ? "[paused]" : ""), prio[n++] = 99;
 	for (int i = 0; i < n; i++)
 		keep[i] = *p[i] != '\0';

@@ -49,6 +49,7 @@ struct scr_status {
 	size_t flows, tracked;
 	__u64 dropped;
 	__u64 rx_rate, tx_rate;		/* bytes per second, all flows */
+	bool bpf_known;			/* else bpf_ms is unknown and not shown */
 	double bpf_ms, cpu_ms;		/* our own cost in the interval */
 };
 

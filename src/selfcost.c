@@ -15,7 +15,8 @@ static int sys_bpf(int cmd, union bpf_attr *attr)
 	return (int)syscall(__NR_bpf, cmd, attr, sizeof(*attr));
 }
 
-void selfcost_start(struct selfcost *s, const struct loaded *l, char *why, size_t whylen)
+void selfcost_start(struct selfcost *s, const struct loaded *l, bool enable, char *why,
+		    size_t whylen)
 {
 	union bpf_attr attr;
 
@@ -23,11 +24,14 @@ void selfcost_start(struct selfcost *s, const struct loaded *l, char *why, size_
 	for (int i = 0; i < l->nlinks && i < LOADER_MAX_LINKS; i++)
 		if (l->links[i].prog_fd >= 0)
 			s->prog_fds[s->nprogs++] = l->links[i].prog_fd;
-	memset(&attr, 0, sizeof(attr));
-	attr.enable_stats.type = BPF_STATS_RUN_TIME;
-	s->stats_fd = sys_bpf(BPF_ENABLE_STATS, &attr);
+	s->stats_fd = -1;
+	if (enable) {
+		memset(&attr, 0, sizeof(attr));
+		attr.enable_stats.type = BPF_STATS_RUN_TIME;
+		s->stats_fd = sys_bpf(BPF_ENABLE_STATS, &attr);
+	}
 	if (why && whylen)
-		snprintf(why, whylen, "%s", s->stats_fd < 0 ? strerror(errno) : "");
+		snprintf(why, whylen, "%s", enable && s->stats_fd < 0 ? strerror(errno) : "");
 }
 
 static void prog_stats(int fd, __u64 *ns, __u64 *runs)
@@ -51,7 +55,8 @@ void selfcost_read(const struct selfcost *s, struct selfcost_sample *out)
 	struct rusage ru;
 
 	memset(out, 0, sizeof(*out));
-	for (int i = 0; s->stats_fd >= 0 && i < s->nprogs; i++)
+	out->bpf_known = s->stats_fd >= 0;
+	for (int i = 0; out->bpf_known && i < s->nprogs; i++)
 		prog_stats(s->prog_fds[i], &out->bpf_run_ns, &out->bpf_runs);
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		out->cpu_ns = ((__u64)ru.ru_utime.tv_sec + (__u64)ru.ru_stime.tv_sec) * 1000000000u +

@@ -237,18 +237,47 @@ class Aggregation(E2ETest):
             self.assertEqual(sum(r["rx_bytes"] for r in rows), iv["rx_bytes"])
 
 
+def bpf_stats_sysctl():
+    """kernel.bpf_stats_enabled. It shows only what was written to it, not the
+    statistics a process holds on with BPF_ENABLE_STATS (as bccflow does):
+    those are seen in the process's descriptors and its programs' run counts."""
+    with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+        return f.read().strip()
+
+
+def bpf_fds(pid):
+    """pid's BPF descriptors: how many hold the statistics on (bpf-stats), and
+    the runs its programs counted (each bpf-prog's fdinfo run_cnt, which the
+    kernel counts only while the statistics are on, for anyone's programs)."""
+    stats = runs = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            if link == "anon_inode:bpf-stats":
+                stats += 1
+            elif link == "anon_inode:bpf-prog":
+                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                    runs += sum(int(l.split()[1]) for l in f if l.startswith("run_cnt:"))
+        except FileNotFoundError:
+            continue
+    return stats, runs
+
+
 class Output(E2ETest):
     def test_own_cost_reported(self):
-        """Each interval says what bccflow itself cost: its BPF programs' run
-        time and runs (the kernel's statistics, on only while it runs) and
-        its own CPU."""
-        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
-            before = f.read().strip()
-        m = Monitor("1")
+        """With --bpf-stats each interval says what bccflow itself cost: its
+        BPF programs' run time and runs (the kernel's statistics, on only
+        while it runs) and its own CPU."""
+        self.assertEqual(bpf_stats_sysctl(), "0", "the statistics are on by sysctl")
+        m = Monitor("--bpf-stats", "1")
         cli, srv = names()
         gen(cli, srv, "--tx", 200000, "--rx", 3000)
+        stats, runs = bpf_fds(m.proc.pid)
+        self.assertEqual(stats, 1, "bccflow holds the statistics on")
+        self.assertGreater(runs, 0, "its programs' runs are counted")
         time.sleep(1.2)
         self.assertEqual(m.stop(), 0, m.err)
+        self.assertFalse([l for l in m.err if "statistics" in l], m.err)  # no warning
         ivs = m.records("interval")
         self.assertTrue(all(iv["bpf_runs"] >= iv["events"] for iv in ivs), ivs)
         busy = [iv for iv in ivs if iv["events"]]
@@ -257,8 +286,40 @@ class Output(E2ETest):
             self.assertGreater(iv["bpf_run_ns"], iv["bpf_runs"], iv)  # at least 1 ns a run
             self.assertLess(iv["bpf_run_ns"], 100000 * iv["bpf_runs"], iv)  # < 100 us a run
         self.assertTrue(any(iv["cpu_ns"] > 0 for iv in ivs))
-        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
-            self.assertEqual(f.read().strip(), before, "statistics left as they were")
+        # off again after exit: another bccflow's programs run uncounted
+        self.assertEqual(bpf_stats_sysctl(), "0")
+        self.assert_stats_off_while_running()
+
+    def test_own_cost_without_bpf_stats(self):
+        """By default the kernel's statistics stay off (they are global): the
+        BPF numbers are unknown, null with their keys kept; the CPU is
+        there."""
+        self.assertEqual(bpf_stats_sysctl(), "0", "the statistics are on by sysctl")
+        self.assert_stats_off_while_running()
+
+    def assert_stats_off_while_running(self):
+        """A bccflow without --bpf-stats, with traffic: no statistics on
+        anywhere, its BPF numbers null."""
+        m = Monitor("1")
+        cli, srv = names()
+        gen(cli, srv, "--tx", 200000, "--rx", 3000)
+        m.wait_intervals(1)
+        stats, runs = bpf_fds(m.proc.pid)
+        self.assertEqual(bpf_stats_sysctl(), "0")
+        self.assertEqual(stats, 0, "no statistics held")
+        self.assertEqual(runs, 0, "nobody has the statistics on: runs go uncounted")
+        self.assertEqual(m.stop(), 0, m.err)
+        self.assertFalse([l for l in m.err if "statistics" in l], m.err)
+        ivs = m.records("interval")
+        self.assertTrue(ivs)
+        for iv in ivs:
+            self.assertIn("bpf_run_ns", iv)
+            self.assertIn("bpf_runs", iv)
+            self.assertIsNone(iv["bpf_run_ns"], iv)
+            self.assertIsNone(iv["bpf_runs"], iv)
+            self.assertIsInstance(iv["cpu_ns"], int)
+        self.assertTrue(any(iv["events"] for iv in ivs), ivs)
+        self.assertTrue(any(iv["cpu_ns"] > 0 for iv in ivs), ivs)
 
     def test_csv_exact(self):
         m = Monitor("--csv", "1", json_mode=False)

@@ -368,7 +368,9 @@ class PromTest(E2ETest):
             self.assertEqual(vals, ["0"], m)
         return body
 
-    def assert_self_metrics(self):
+    def assert_self_metrics(self, bpf_stats=True):
+        """bpf_stats: bccflow runs with --bpf-stats (else the two BPF run
+        families are absent)."""
         p = self.prom
         self.assertEqual(p.value('up{job="bccflow"}'), 1)
         self.assertGreater(p.value("bccflow_intervals_total"), 0)
@@ -390,25 +392,31 @@ class PromTest(E2ETest):
                  "bccflow_flows_tracked": "gauge", "bccflow_dropped_events_total": "counter",
                  "bccflow_dropped_bytes_total": "counter", "bccflow_intervals_total": "counter",
                  "bccflow_bpf_events_total": "counter", "bccflow_series_limited": "gauge",
-                 "bccflow_bpf_run_seconds_total": "counter", "bccflow_bpf_runs_total": "counter",
                  "bccflow_cpu_seconds_total": "counter",
                  "bccflow_info": "gauge"}
+        if bpf_stats:
+            types.update({"bccflow_bpf_run_seconds_total": "counter",
+                          "bccflow_bpf_runs_total": "counter"})
         for name, t in types.items():
             self.assertIn(name, meta, "no metadata for %s" % name)
             self.assertEqual(meta[name][0]["type"], t, name)
             self.assertTrue(meta[name][0]["help"], name)
         self.assertGreater(p.value('scrape_samples_scraped{job="bccflow"}'), 0)
         # our own cost: the programs ran, and took time; bccflow used CPU
-        self.assertGreater(p.value("bccflow_bpf_runs_total"), 0)
         # (seconds are not whole: compared as whole nanoseconds)
-        self.assertGreater(p.value("round(bccflow_bpf_run_seconds_total * 1e9) > 0"), 0)
         self.assertGreater(p.value("round(bccflow_cpu_seconds_total * 1e9) > 0"), 0)
+        if not bpf_stats:  # unknown: no series at all, not 0
+            self.assertIsNone(p.value("bccflow_bpf_runs_total"))
+            self.assertIsNone(p.value("bccflow_bpf_run_seconds_total"))
+            return
+        self.assertGreater(p.value("bccflow_bpf_runs_total"), 0)
+        self.assertGreater(p.value("round(bccflow_bpf_run_seconds_total * 1e9) > 0"), 0)
 
 
 class PrometheusScrape(PromTest):
     def test_counters_by_comm_exact(self):
         cli, srv = unique("pt-cli-"), unique("pt-srv-")
-        self.start()  # --by comm is the default with --listen
+        self.start("--bpf-stats")  # --by comm is the default with --listen
         conns = flowgen("--flows", 3, "--tx", 1000003, "--rx", 200011, "--step", 7,
                         "--client-comm", cli, "--server-comm", srv)
         self.assertEqual(len(conns), 3)
@@ -457,7 +465,11 @@ class PrometheusScrape(PromTest):
         # no other labels than pid, comm and proto
         got = self.prom.query('bccflow_tx_bytes_total{comm="%s"}' % cli)
         self.assertEqual([sorted(dict(k)) for k in got], [["comm", "pid", "proto"]])
-        self.assert_exposition()
+        # without --bpf-stats: the BPF run time is unknown, so not served
+        self.assert_self_metrics(bpf_stats=False)
+        body = self.assert_exposition()
+        self.assertNotIn("bccflow_bpf_run", body)
+        self.assertIn("\nbccflow_cpu_seconds_total ", body)
         self.stop_monitor()
 
     def test_counters_by_flow_exact(self):

@@ -657,6 +657,7 @@ static void test_json_start_several_pids(void **state)
 	free(text);
 }
 
+/* Without --bpf-stats the BPF run time is unknown: null, never a false 0. */
 static void test_json_interval_empty(void **state)
 {
 	struct options o = default_options();
@@ -670,7 +671,12 @@ static void test_json_interval_empty(void **state)
 			    "{\"type\":\"interval\",\"interval\":1,\"ts\":1700000000.000,"
 			    "\"flows\":0,\"rx_bytes\":0,\"tx_bytes\":0,\"dropped\":0,"
 			    "\"dropped_bytes\":0,\"tracked\":0,\"evicted\":0,\"events\":0,\"collect_us\":0,"
-			    "\"bpf_run_ns\":0,\"bpf_runs\":0,\"cpu_ns\":0}\n");
+			    "\"bpf_run_ns\":null,\"bpf_runs\":null,\"cpu_ns\":0}\n");
+	free(text);
+	/* with them, a 0 is a 0 */
+	iv.bpf_known = true;
+	text = json_interval(&iv, 1700000000.0, &o);
+	assert_non_null(strstr(text, "\"bpf_run_ns\":0,\"bpf_runs\":0,\"cpu_ns\":0}\n"));
 	free(text);
 }
 
@@ -695,6 +701,7 @@ static void test_json_interval_every_field(void **state)
 	iv.tracked = 17;
 	iv.evicted = 2;
 	iv.events = 55;
+	iv.bpf_known = true;
 	iv.bpf_run_ns = 123456;
 	iv.bpf_runs = 60;
 	iv.cpu_ns = 7000000;

@@ -56,6 +56,7 @@ static void assert_defaults_except_interval_count(void)
 	assert_false(o.print_ebpf);
 	assert_int_equal(o.max_flows, 65536);
 	assert_true(o.map_v4);
+	assert_false(o.bpf_stats);	/* global: the kernel's statistics only when asked */
 }
 
 /* ---- defaults and positionals ---------------------------------------- */
@@ -363,11 +364,12 @@ static void test_max_flows_bad(void **state)
 static void test_flags(void **state)
 {
 	(void)state;
-	assert_int_equal(PARSE("--json", "--ebpf", "--no-map-v4", "--probe", "my.bpf.c"),
-			 OPTS_OK);
+	assert_int_equal(PARSE("--json", "--ebpf", "--no-map-v4", "--probe", "my.bpf.c",
+			       "--bpf-stats"), OPTS_OK);
 	assert_int_equal(o.output, OUTPUT_JSON);
 	assert_true(o.print_ebpf);
 	assert_false(o.map_v4);
+	assert_true(o.bpf_stats);
 	assert_non_null(o.probe_file);
 	assert_string_equal(o.probe_file, "my.bpf.c");
 	assert_int_equal(o.interval, 1);
@@ -376,6 +378,8 @@ static void test_flags(void **state)
 	assert_int_equal(o.output, OUTPUT_JSON);
 	assert_true(o.map_v4);
 	assert_false(o.print_ebpf);
+	assert_false(o.bpf_stats);
+	assert_error_has(PARSE("--bpf-stats=1"), "--bpf-stats");
 }
 
 static void test_probe_empty_refused(void **state)

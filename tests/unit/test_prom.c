@@ -35,6 +35,7 @@ static const struct prom_self SELF = {
 	.intervals = 6,
 	.bpf_events = 77,
 	.series_limited = 8,
+	.bpf_known = true,
 	.bpf_run_ns = 1234567890123ULL,
 	.bpf_runs = 99,
 	.cpu_ns = 5000000,
@@ -43,7 +44,8 @@ static const struct prom_self SELF = {
 };
 
 /* The whole exposition for no series and SELF, after the two byte families. */
-#define SELF_TEXT                                                                              \
+#define SELF_TEXT SELF_HEAD SELF_BPF SELF_TAIL
+#define SELF_HEAD                                                                              \
 	"# HELP bccflow_flows_tracked Flows currently tracked in the kernel flow table.\n"     \
 	"# TYPE bccflow_flows_tracked gauge\n"                                                 \
 	"bccflow_flows_tracked 3\n"                                                            \
@@ -61,14 +63,17 @@ static const struct prom_self SELF = {
 	"bccflow_intervals_total 6\n"                                                          \
 	"# HELP bccflow_bpf_events_total Send and receive events counted by the BPF probes.\n" \
 	"# TYPE bccflow_bpf_events_total counter\n"                                            \
-	"bccflow_bpf_events_total 77\n"                                                        \
+	"bccflow_bpf_events_total 77\n"
+/* only with the kernel's BPF statistics (--bpf-stats) */
+#define SELF_BPF                                                                               \
 	"# HELP bccflow_bpf_run_seconds_total Run time of bccflow's BPF programs (kernel BPF " \
 	"statistics, on while bccflow runs; the hooks' own dispatch is not in it).\n"          \
 	"# TYPE bccflow_bpf_run_seconds_total counter\n"                                       \
 	"bccflow_bpf_run_seconds_total 1234.567890123\n"                                       \
 	"# HELP bccflow_bpf_runs_total Runs of bccflow's BPF programs.\n"                      \
 	"# TYPE bccflow_bpf_runs_total counter\n"                                              \
-	"bccflow_bpf_runs_total 99\n"                                                          \
+	"bccflow_bpf_runs_total 99\n"
+#define SELF_TAIL                                                                              \
 	"# HELP bccflow_cpu_seconds_total CPU time (user and system) of the bccflow process.\n" \
 	"# TYPE bccflow_cpu_seconds_total counter\n"                                           \
 	"bccflow_cpu_seconds_total 0.005000000\n"                                              \
@@ -186,6 +191,21 @@ static void test_render_empty(void **state)
 	(void)state;
 	t = render(NULL, 0, &SELF);
 	assert_string_equal(t, RX_HEAD TX_HEAD SELF_TEXT);
+	free(t);
+}
+
+/* Without the statistics the two BPF families are absent, not 0; the CPU stays. */
+static void test_render_without_bpf_stats(void **state)
+{
+	struct prom_self self = SELF;
+	char *t;
+
+	(void)state;
+	self.bpf_known = false;
+	t = render(NULL, 0, &self);
+	assert_string_equal(t, RX_HEAD TX_HEAD SELF_HEAD SELF_TAIL);
+	assert_null(strstr(t, "bccflow_bpf_run"));
+	assert_non_null(strstr(t, "\nbccflow_cpu_seconds_total 0.005000000\n"));
 	free(t);
 }
 
@@ -934,6 +954,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render_small_exact),
 		cmocka_unit_test(test_render_empty),
+		cmocka_unit_test(test_render_without_bpf_stats),
 		cmocka_unit_test(test_render_no_labels_and_null_info),
 		cmocka_unit_test(test_render_escaping),
 		cmocka_unit_test(test_render_escaping_in_info),

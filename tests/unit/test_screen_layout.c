@@ -27,7 +27,8 @@
 
 static struct scr_status status = {
 	.when = "12:34:56", .attach = "raw-tracepoint", .flows = 300, .tracked = 310,
-	.dropped = 0, .rx_rate = 123456, .tx_rate = 7890, .bpf_ms = 0.3, .cpu_ms = 1.2,
+	.dropped = 0, .rx_rate = 123456, .tx_rate = 7890, .bpf_known = true, .bpf_ms = 0.3,
+	.cpu_ms = 1.2,
 };
 
 /* n flows, busiest first: row i moved (n - i) * 1000 + i bytes in, a tenth out. */
@@ -408,6 +409,26 @@ static void test_names_when_known(void **state)
 	free(rows);
 }
 
+/* Our own cost: the BPF part only when known (--bpf-stats), the CPU always. */
+static void test_status_cost(void **state)
+{
+	struct report_row *rows = make_rows(3);
+	struct scr_style st = plain_style();
+	struct scr_view v = { .by = BY_FLOW };
+	struct scr_frame *f = layout(rows, 3, &v, &st, 200, 10);
+
+	(void)state;
+	assert_non_null(strstr(f->lines[0], "  cost bpf 0.3 ms cpu 1.2 ms"));
+	free(f);
+	status.bpf_known = false;
+	f = layout(rows, 3, &v, &st, 200, 10);
+	status.bpf_known = true;
+	assert_non_null(strstr(f->lines[0], "  cost cpu 1.2 ms"));
+	assert_null(strstr(f->lines[0], "bpf"));
+	free(f);
+	free(rows);
+}
+
 static void test_help_paused_and_message(void **state)
 {
 	struct report_row *rows = make_rows(50);
@@ -524,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_rates_and_totals),
 		cmocka_unit_test(test_filter_is_display_only),
 		cmocka_unit_test(test_names_when_known),
+		cmocka_unit_test(test_status_cost),
 		cmocka_unit_test(test_help_paused_and_message),
 		cmocka_unit_test(test_ascii_and_colour),
 		cmocka_unit_test(test_untrusted_text),
