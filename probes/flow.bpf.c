@@ -91,9 +91,14 @@ FLOW_SK_FIELDS(FLOW_WITNESS)
  * Sockets used by one process (struct sock_flow), at slots found from the
  * socket's address (sock_slot()): an array, so finding one is an index
  * computation, not a hash lookup. A slot is taken by inserting its index
- * into sock_claims, which only one CPU can do; the host frees it.
+ * into sock_claims, which only one CPU can do; the host frees it. The host
+ * maps the array into its memory and reads only the claimed slots, so an
+ * interval costs it in proportion to the sockets, not to the table.
  */
-BPF_ARRAY(socks, struct sock_flow, 1u << SOCK_TABLE_BITS);
+#ifndef BPF_F_MMAPABLE
+#define BPF_F_MMAPABLE (1U << 10)
+#endif
+BPF_F_TABLE("array", u32, struct sock_flow, socks, 1u << SOCK_TABLE_BITS, BPF_F_MMAPABLE);
 BPF_HASH(sock_claims, u32, u64, 1u << SOCK_TABLE_BITS);
 /* by pid and 4-tuple: what the socket table cannot take */
 BPF_HASH(flows, struct flow_key, struct flow_val, MAX_FLOWS);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <linux/types.h>
 #include <bcc/libbpf.h>
 
@@ -50,6 +52,27 @@ static int possible_cpus(void)
 	return parse_cpu_list(buf);
 }
 
+/*
+ * Maps the socket array when the probe made it mappable and its claims
+ * table exists: each interval then reads the claimed slots from memory.
+ * Otherwise (a --probe text without them) the array is read whole.
+ */
+static void map_socks(struct drain *d)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len = d->socks_slots * sizeof(struct sock_flow);
+	void *p;
+
+	if (d->sock_claims_fd < 0 || page <= 0)
+		return;
+	len = (len + (size_t)page - 1) / (size_t)page * (size_t)page;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, d->socks_fd, 0);
+	if (p == MAP_FAILED)
+		return;
+	d->sock_map = p;
+	d->sock_map_len = len;
+}
+
 int drain_init(struct drain *d, const struct drain_fds *fds, size_t cap)
 {
 	memset(d, 0, sizeof(*d));
@@ -71,11 +94,14 @@ int drain_init(struct drain *d, const struct drain_fds *fds, size_t cap)
 	d->percpu = calloc((size_t)d->ncpus, sizeof(*d->percpu));
 	if (d->socks_fd >= 0) {
 		d->slot_ids = calloc(d->socks_slots, sizeof(*d->slot_ids));
+		d->claim_owners = calloc(d->socks_slots, sizeof(*d->claim_owners));
 		d->sock_keys = calloc(d->socks_slots, sizeof(*d->sock_keys));
 		d->sock_vals = calloc(d->socks_slots, sizeof(*d->sock_vals));
+		map_socks(d);
 	}
 	if (!d->keys || !d->vals || !d->closed || !d->percpu ||
-	    (d->socks_fd >= 0 && (!d->slot_ids || !d->sock_keys || !d->sock_vals))) {
+	    (d->socks_fd >= 0 && (!d->slot_ids || !d->claim_owners || !d->sock_keys ||
+				  !d->sock_vals))) {
 		drain_free(d);
 		return -ENOMEM;
 	}
@@ -88,7 +114,12 @@ void drain_free(struct drain *d)
 	free(d->vals);
 	free(d->closed);
 	free(d->percpu);
+	if (d->sock_map)
+		munmap(d->sock_map, d->sock_map_len);
+	d->sock_map = NULL;
 	free(d->slot_ids);
+	free(d->claim_owners);
+	d->claim_owners = NULL;
 	free(d->sock_keys);
 	free(d->sock_vals);
 	d->slot_ids = NULL;
@@ -176,13 +207,41 @@ static ssize_t ops_read_flows(void *ctx, const struct flow_key **keys,
 	return read_table(d, &t);
 }
 
+/*
+ * One entry from the mapped array: its counters (added by BPF programs as
+ * we read) each with one 64-bit load, never torn.
+ */
+static void copy_slot(struct sock_flow *to, struct sock_flow *from)
+{
+	memcpy(to, from, sizeof(*to));
+	to->val.rx_bytes = __atomic_load_n(&from->val.rx_bytes, __ATOMIC_RELAXED);
+	to->val.tx_bytes = __atomic_load_n(&from->val.tx_bytes, __ATOMIC_RELAXED);
+	to->flags = __atomic_load_n(&from->flags, __ATOMIC_ACQUIRE);
+}
+
+/* The claimed slots' entries, copied from the mapped array into sock_vals. */
+static ssize_t read_claimed(struct drain *d)
+{
+	struct table t = { d->sock_claims_fd, d->socks_slots, sizeof(*d->slot_ids),
+			   sizeof(*d->claim_owners), d->slot_ids, d->claim_owners };
+	ssize_t n = read_table(d, &t), m = 0;
+
+	for (ssize_t i = 0; i < n; i++) {
+		if (d->slot_ids[i] >= d->socks_slots)
+			continue;
+		d->slot_ids[m] = d->slot_ids[i];
+		copy_slot(&d->sock_vals[m++], &d->sock_map[d->slot_ids[i]]);
+	}
+	return n < 0 ? n : m;
+}
+
 /* The socket array's ready entries, by slot: free and half-made ones are left out. */
 static ssize_t ops_read_socks(void *ctx, const __u64 **keys, const struct sock_flow **vals)
 {
 	struct drain *d = ctx;
 	struct table t = { d->socks_fd, d->socks_slots, sizeof(*d->slot_ids),
 			   sizeof(*d->sock_vals), d->slot_ids, d->sock_vals };
-	ssize_t n = read_table(d, &t), ready = 0;
+	ssize_t n = d->sock_map ? read_claimed(d) : read_table(d, &t), ready = 0;
 
 	for (ssize_t i = 0; i < n; i++) {
 		if (!(d->sock_vals[i].flags & SOCK_FLOW_READY))
@@ -218,13 +277,20 @@ static int ops_evict_sock(void *ctx, __u64 slot, struct sock_flow *last)
 	struct sock_flow zero;
 	__u32 i = (__u32)slot;
 
-	if (bpf_lookup_elem(d->socks_fd, &i, last))
-		return -errno;
-	if (!(last->flags & SOCK_FLOW_READY))
-		return -ENOENT;
-	memset(&zero, 0, sizeof(zero));
-	if (bpf_update_elem(d->socks_fd, &i, &zero, BPF_ANY))
-		return -errno;
+	if (d->sock_map && i < d->socks_slots) {
+		copy_slot(last, &d->sock_map[i]);
+		if (!(last->flags & SOCK_FLOW_READY))
+			return -ENOENT;
+		memset(&d->sock_map[i], 0, sizeof(d->sock_map[i]));
+	} else {
+		if (bpf_lookup_elem(d->socks_fd, &i, last))
+			return -errno;
+		if (!(last->flags & SOCK_FLOW_READY))
+			return -ENOENT;
+		memset(&zero, 0, sizeof(zero));
+		if (bpf_update_elem(d->socks_fd, &i, &zero, BPF_ANY))
+			return -errno;
+	}
 	if (d->sock_claims_fd >= 0 && bpf_delete_elem(d->sock_claims_fd, &i) && errno != ENOENT)
 		return -errno;
 	return 0;

@@ -23,9 +23,12 @@ struct drain {
 	size_t socks_slots;
 	struct flow_key *keys;
 	struct flow_val *vals;
-	__u32 *slot_ids;		/* the socks array as read: every slot */
-	__u64 *sock_keys;		/* its ready entries' slots, as the collector keys them */
+	__u32 *slot_ids;		/* slots read: every one, or the claimed ones */
+	__u64 *claim_owners;		/* sock_claims' values, as read with its keys */
+	__u64 *sock_keys;		/* the ready entries' slots, as the collector keys them */
 	struct sock_flow *sock_vals;
+	struct sock_flow *sock_map;	/* the socks array mapped (BPF_F_MMAPABLE), or NULL */
+	size_t sock_map_len;
 	struct flow_key *closed;
 	__u64 *percpu;			/* one stats value per possible CPU */
 	int ncpus;
