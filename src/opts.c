@@ -171,9 +171,10 @@ void opts_usage(FILE *out)
 "      --user NAME      once attached, run as NAME (default nobody) with no\n"
 "                       capabilities; --user root keeps root\n"
 "Kernel:\n"
-"      --max-flows N    size of each of the two flow tables (default %u); when\n"
-"                       full, new flows are counted as dropped and reported,\n"
-"                       never silently lost\n"
+"      --max-flows N    size of the flow tables (default %u; the socket table\n"
+"                       takes the next power of two, at most %u slots);\n"
+"                       when full, new flows are counted as dropped and\n"
+"                       reported, never silently lost\n"
 "      --no-map-v4      show IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) as they\n"
 "                       are, with family 6, instead of as IPv4\n"
 "      --offsets MODE   auto|btf|headers: where struct sock field offsets come\n"
@@ -213,7 +214,7 @@ void opts_usage(FILE *out)
 "  bccflow --attach tracepoint\n"
 "  bccflow --ebpf -p 1234  # the probe text as it would be compiled\n"
 "  bccflow --probe my.bpf.c # a copy of probes/flow.bpf.c, edited\n",
-		MAX_PID_FILTERS, MAX_PORT_FILTERS, DEFAULT_MAX_FLOWS);
+		MAX_PID_FILTERS, MAX_PORT_FILTERS, DEFAULT_MAX_FLOWS, 1u << SOCK_TABLE_MAX_BITS);
 }
 
 static enum opts_result fail(char *err, size_t errlen, const char *fmt, ...)

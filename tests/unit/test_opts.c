@@ -524,7 +524,8 @@ static void test_usage_shows_limits(void **state)
 	(void)state;
 	assert_non_null(strstr(text, "Usage: bccflow [OPTIONS] [interval [count]]\n"));
 	assert_non_null(strstr(text, "up to 16)"));
-	assert_non_null(strstr(text, "(default 65536)"));
+	assert_non_null(strstr(text, "(default 65536; the socket table\n"));
+	assert_non_null(strstr(text, "at most 65536 slots"));
 	assert_non_null(strstr(text, "auto|fentry|kprobe|tp-btf|raw-tracepoint|tracepoint"));
 	free(text);
 }
