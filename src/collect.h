@@ -20,12 +20,12 @@ struct map_ops {
 	ssize_t (*read_flows)(void *ctx, const struct flow_key **keys,
 			      const struct flow_val **vals);
 	/*
-	 * Socket table, keyed by socket address (NULL: the probe has none);
+	 * Socket table's entries, keyed by slot (NULL: the probe has none);
 	 * the arrays stay valid until the next call.
 	 */
 	ssize_t (*read_socks)(void *ctx, const __u64 **keys, const struct sock_flow **vals);
-	/* Deletes a socket entry, returning its last value: 0, -ENOENT or -errno. */
-	int (*evict_sock)(void *ctx, __u64 sk, struct sock_flow *last);
+	/* Frees a socket entry's slot, returning its last value: 0, -ENOENT or -errno. */
+	int (*evict_sock)(void *ctx, __u64 slot, struct sock_flow *last);
 	/* Closed-socket marks of the tuple table. */
 	ssize_t (*read_closed)(void *ctx, const struct flow_key **keys);
 	/* Deletes a flow, returning its last value: 0, -ENOENT or -errno. */

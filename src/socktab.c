@@ -6,7 +6,7 @@ static const struct hashtab_spec sock_spec = {
 	.key_off = offsetof(struct sock_entry, sk),
 	.key_size = sizeof(__u64),
 	.used_off = offsetof(struct sock_entry, used),
-	.hash = hashtab_hash_u64,	/* socket addresses share their low bits */
+	.hash = hashtab_hash_u64,	/* slots: small numbers, spread by the hash */
 };
 
 int socktab_init(struct socktab *t, size_t cap_hint)

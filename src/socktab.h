@@ -14,14 +14,14 @@
 #include "hashtab.h"
 
 struct sock_entry {
-	__u64 sk;			/* the kernel entry's key: a socket address */
+	__u64 sk;			/* the kernel entry's key: its slot */
 	struct flow_key key;		/* its flow, fixed while the entry lives */
 	__u64 rx_seen, tx_seen;
 	unsigned long mark;		/* interval it was last read in */
 	bool used;			/* its slot is taken (struct hashtab) */
 };
 
-/* Socket entries by address (struct hashtab: t.count entries). */
+/* Socket entries by slot (struct hashtab: t.count entries). */
 struct socktab {
 	struct hashtab t;
 };
