@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Kept apart from libbcc's headers: libbpf's bpf.h declares clashing names. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,41 +97,21 @@ long kbtf_member_offset(const struct kbtf *b, const char *strct, const char *mem
 	return member_offset(b->btf, id, member, 0);
 }
 
-int kbtf_fexit_probe(const struct kbtf *b, const char *func)
+/*
+ * Loads insns as a tracing program on BTF type type (of kind), attach type
+ * at: a program fd or -errno. log: the verifier's log, or NULL.
+ */
+static int tracing_load(const struct kbtf *b, const char *type, __u32 kind,
+			enum bpf_attach_type at, const char *name, const struct bpf_insn *insns,
+			size_t n, const char *license, unsigned log_level, char *log, size_t len)
 {
-	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT);
-	int id, fd;
-
-	if (!b)
-		return -ENOENT;
-	id = btf__find_by_name_kind(b->btf, func, BTF_KIND_FUNC);
-	if (id < 0)
-		return -ENOENT;
-	opts.attach_btf_id = (__u32)id;
-	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "bccflow_probe", "GPL", insns, 2, &opts);
-	if (fd < 0)
-		return fd;
-	close(fd);
-	return 0;
-}
-
-int kbtf_tp_btf_load(const struct kbtf *b, const char *tp, const char *name,
-		     const struct bpf_insn *insns, size_t n, const char *license,
-		     unsigned log_level, char *log, size_t len)
-{
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP,
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = at,
 		    .log_level = log ? log_level : 0, .log_buf = log, .log_size = log ? len : 0);
-	char type[160];
 	int id, fd;
 
 	if (!b)
 		return -ENOENT;
-	snprintf(type, sizeof(type), "btf_trace_%s", tp);
-	id = btf__find_by_name_kind(b->btf, type, BTF_KIND_TYPEDEF);
+	id = btf__find_by_name_kind(b->btf, type, kind);
 	if (id < 0)
 		return -ENOENT;
 	opts.attach_btf_id = (__u32)id;
@@ -138,16 +119,43 @@ int kbtf_tp_btf_load(const struct kbtf *b, const char *tp, const char *name,
 	return fd < 0 ? -errno : fd;
 }
 
-int kbtf_tp_btf_probe(const struct kbtf *b, const char *tp)
+/* Whether a two-instruction program (return 0) loads there: 0 or -errno. */
+static int tracing_probe(const struct kbtf *b, const char *type, __u32 kind,
+			 enum bpf_attach_type at)
 {
 	const struct bpf_insn insns[] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	int fd = kbtf_tp_btf_load(b, tp, "bccflow_probe", insns, 2, "GPL", 0, NULL, 0);
+	int fd = tracing_load(b, type, kind, at, "bccflow_probe", insns, 2, "GPL", 0, NULL, 0);
 
 	if (fd < 0)
 		return fd;
 	close(fd);
 	return 0;
+}
+
+int kbtf_fexit_probe(const struct kbtf *b, const char *func)
+{
+	return tracing_probe(b, func, BTF_KIND_FUNC, BPF_TRACE_FEXIT);
+}
+
+/* A tracepoint's BTF type: the typedef btf_trace_<tp>. */
+#define TP_BTF_TYPE(buf, tp) (snprintf(buf, sizeof(buf), "btf_trace_%s", tp), buf)
+
+int kbtf_tp_btf_load(const struct kbtf *b, const char *tp, const char *name,
+		     const struct bpf_insn *insns, size_t n, const char *license,
+		     unsigned log_level, char *log, size_t len)
+{
+	char type[160];
+
+	return tracing_load(b, TP_BTF_TYPE(type, tp), BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, name,
+			    insns, n, license, log_level, log, len);
+}
+
+int kbtf_tp_btf_probe(const struct kbtf *b, const char *tp)
+{
+	char type[160];
+
+	return tracing_probe(b, TP_BTF_TYPE(type, tp), BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP);
 }
