@@ -15,6 +15,11 @@ const char *backend_name(enum backend b)
 	return backend_names[b];
 }
 
+bool backend_reads_sk_protocol(enum backend b)
+{
+	return b == BACKEND_RAW_TRACEPOINT || b == BACKEND_TP_BTF;
+}
+
 int backend_candidates(enum backend want, enum backend out[BACKEND_NMETHODS])
 {
 	/*

@@ -3,6 +3,8 @@
 #ifndef BCCFLOW_BACKEND_H
 #define BCCFLOW_BACKEND_H
 
+#include <stdbool.h>
+
 enum backend {
 	BACKEND_AUTO = 0,
 	BACKEND_FENTRY,
@@ -17,6 +19,13 @@ enum backend {
 /* As --attach takes them: "auto", "fentry", ... */
 extern const char *const backend_names[BACKEND_NCHOICES];
 const char *backend_name(enum backend b);
+
+/*
+ * Whether b's programs read the socket's protocol themselves (struct
+ * sock.sk_protocol from BTF): raw tracepoints run for sockets of every
+ * protocol and, unlike the plain tracepoint's record, do not carry it.
+ */
+bool backend_reads_sk_protocol(enum backend b);
 
 /* The methods to try for want, in order, into out; returns how many. */
 int backend_candidates(enum backend want, enum backend out[BACKEND_NMETHODS]);

@@ -227,7 +227,7 @@ bool features_backend_usable(const struct kfeatures *f, enum backend b, char *wh
 				 "sock:sock_recv_length tracepoints (Linux >= 6.3 needed)");
 			return false;
 		}
-		if (b != BACKEND_TRACEPOINT && f->sk_protocol_off < 0) {
+		if (backend_reads_sk_protocol(b) && f->sk_protocol_off < 0) {
 			snprintf(why, len, "needs the offset of struct sock.sk_protocol from the "
 				 "kernel's BTF (/sys/kernel/btf/vmlinux)");
 			return false;

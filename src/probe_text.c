@@ -281,8 +281,7 @@ static void add_defines(FILE *out, const struct probe_config *cfg)
 		if (cfg->sk_head_packed)
 			fprintf(out, "#define SK_HEAD_PACKED 1\n");
 	}
-	if ((cfg->backend == BACKEND_RAW_TRACEPOINT || cfg->backend == BACKEND_TP_BTF) &&
-	    cfg->sk_protocol_off >= 0)
+	if (backend_reads_sk_protocol(cfg->backend) && cfg->sk_protocol_off >= 0)
 		fprintf(out, "#define OFF_sk_protocol %ld\n", cfg->sk_protocol_off);
 	if (cfg->backend == BACKEND_TP_BTF && cfg->task_offsets)
 		add_task_offsets(out, cfg->task_offsets);

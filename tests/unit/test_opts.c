@@ -557,6 +557,17 @@ static void test_backend_names(void **state)
 	assert_string_equal(backend_name(BACKEND_TP_BTF), "tp-btf");
 }
 
+/* Only the raw tracepoint kinds read the protocol from the socket (OFF_sk_protocol). */
+static void test_backend_reads_sk_protocol(void **state)
+{
+	(void)state;
+	assert_true(backend_reads_sk_protocol(BACKEND_RAW_TRACEPOINT));
+	assert_true(backend_reads_sk_protocol(BACKEND_TP_BTF));
+	assert_false(backend_reads_sk_protocol(BACKEND_TRACEPOINT));
+	assert_false(backend_reads_sk_protocol(BACKEND_FENTRY));
+	assert_false(backend_reads_sk_protocol(BACKEND_KPROBE));
+}
+
 
 /* ---- issue 5 options ---- */
 
@@ -687,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_repeated_calls_reset_state),
 		cmocka_unit_test(test_usage_mentions_every_option),
 		cmocka_unit_test(test_usage_shows_limits),
+		cmocka_unit_test(test_backend_reads_sk_protocol),
 		cmocka_unit_test(test_backend_names),
 		cmocka_unit_test(test_backend_candidates),
 	};
