@@ -688,6 +688,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	__builtin_memset(&key, 0, sizeof(key));
 	key.netns = sk_netns((struct sock *)args->skaddr);
 	key.family = args->family;
+	key.proto = FLOW_PROTO_TCP;	/* as count_tuple() recorded it */
 	key.lport = args->sport;
 	key.rport = args->dport;
 	if (args->family == FLOW_AF_INET) {
