@@ -129,13 +129,37 @@ static int tp_btf_link(int prog)
 	return (int)syscall(__NR_bpf, BPF_RAW_TRACEPOINT_OPEN, &attr, sizeof(attr));
 }
 
+/* Room for the verifier's reasons: the end of a longer log is kept (Linux 6.4+). */
+#define VERIFIER_LOG_SIZE (1u << 20)
+
+/*
+ * A BTF raw tracepoint program. When the kernel refuses it, the verifier's
+ * log goes to stderr, as BCC prints it for the programs it loads.
+ */
+static int load_tp_btf(void *mod, const char *func, const struct hook *h,
+		       const struct kfeatures *f)
+{
+	const struct bpf_insn *insns = bpf_function_start(mod, func);
+	size_t n = bpf_function_size(mod, func) / sizeof(struct bpf_insn);
+	const char *license = bpf_module_license(mod);
+	int fd = kbtf_tp_btf_load(f->btf, h->target, h->target, insns, n, license, 0, NULL, 0);
+	char *log;
+
+	if (fd >= 0 || fd == -ENOMEM || !(log = calloc(1, VERIFIER_LOG_SIZE)))
+		return fd;
+	fd = kbtf_tp_btf_load(f->btf, h->target, h->target, insns, n, license, 1, log,
+			      VERIFIER_LOG_SIZE);
+	if (fd < 0 && log[0])
+		fprintf(stderr, "bccflow: verifier log for %s():\n%s", func, log);
+	free(log);
+	return fd;
+}
+
 /* One program as its hook's kind needs: BCC loads all but BTF raw tracepoints. */
 static int load_one(void *mod, const char *func, const struct hook *h, const struct kfeatures *f)
 {
 	if (h->kind == HOOK_TP_BTF)
-		return kbtf_tp_btf_load(f->btf, h->target, h->target, bpf_function_start(mod, func),
-					bpf_function_size(mod, func) / sizeof(struct bpf_insn),
-					bpf_module_license(mod), 0, NULL, 0);
+		return load_tp_btf(mod, func, h, f);
 	return bcc_func_load(mod, hook_prog_type(h->kind), func, bpf_function_start(mod, func),
 			     (int)bpf_function_size(mod, func), bpf_module_license(mod),
 			     bpf_module_kern_version(mod), 0, NULL, 0, NULL, hook_attach_type(h));

@@ -264,5 +264,25 @@ class Cli(E2ETest):
         self.assertIn("failed to compile", p.stderr)
 
 
+    def test_refused_tp_btf_program_prints_the_verifier_log(self):
+        """bccflow loads the tp-btf programs itself (BCC has no name for them):
+        when the kernel refuses one, the verifier's reasons reach stderr, as
+        BCC prints them for the programs it loads, then one error line."""
+        src = os.path.join(os.path.dirname(__file__), "..", "..", "probes", "flow.bpf.c")
+        marker = "\tif (ret <= 0 || (!tx && ((int)ctx[2] & FLOW_MSG_PEEK)))"
+        with open(src) as f:
+            text = f.read()
+        self.assertIn(marker, text)
+        bad = "\tif (ret == 12345)\n\t\treturn *(const int *)(long)ret;\n"
+        with tempfile.NamedTemporaryFile("w", suffix=".bpf.c") as f:
+            f.write(text.replace(marker, bad + marker, 1))
+            f.flush()
+            p = run(["--probe", f.name, "--attach", "tp-btf", "1", "1"], timeout=120)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(p.stdout, "")
+        self.assertRegex(p.stderr, r"bccflow: verifier log for tp_btf__sock_\w+_length\(\):\n")
+        self.assertIn("invalid mem access 'scalar'", p.stderr)
+        self.assertIn("the kernel refused program tp_btf__", p.stderr.strip().splitlines()[-2])
+
 if __name__ == "__main__":
     unittest.main()

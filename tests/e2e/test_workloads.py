@@ -222,6 +222,30 @@ class Workloads(E2ETest):
         })
         self.assertIntervalsAddUp(recs)
 
+    def test_cgroup_made_where_a_removed_one_was_counts_as_itself(self):
+        """A cgroup made after another was removed often gets its memory, so
+        its address: each one in turn still gets exactly its own bytes (a probe
+        that knew cgroups by address would count them to the removed one)."""
+        home = self.cgroup("/bccflow-e2e.slice/home.service")
+        counts = [1001 * (i + 1) for i in range(8)]
+        m = Monitor("1")
+        p = self.steps(*counts)
+        want = {}
+        for i, n in enumerate(counts):
+            rel = "/bccflow-e2e.slice/turn-%d.scope" % i
+            d = self.cgroup(rel)
+            self.move(p.pid, d)
+            w = self.step(p)
+            self.move(p.pid, home)
+            self.rmdir_cgroup(d)
+            want[(rel,)] = [n, n]
+            time.sleep(0.2)  # the kernel frees a removed cgroup after an RCU grace period
+        self.finish(p)
+        time.sleep(1.5)
+        recs = self.stopped(m)
+        self.assertEqual(self.sums(recs, w["pid"], "cgroup"), want)
+        self.assertIntervalsAddUp(recs)
+
     def test_cgroup_removed_before_the_report_keeps_its_path(self):
         rel = "/bccflow-e2e.slice/gone-%d.scope" % os.getpid()
         m = Monitor("5")  # the cgroup is made and removed well inside interval 1
