@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +268,35 @@ static int take(int fd, void *key, void *last)
 	return bpf_delete_elem(fd, key) && errno != ENOENT ? -errno : 0;
 }
 
+/* Whether slot i is read and written in the mapped array (else by syscalls). */
+static bool slot_mapped(const struct drain *d, __u32 i)
+{
+	return d->sock_map && i < d->socks_slots;
+}
+
+/* Slot i's entry into *to: 0 or -errno. */
+static int read_slot(struct drain *d, __u32 i, struct sock_flow *to)
+{
+	if (slot_mapped(d, i)) {
+		copy_slot(to, &d->sock_map[i]);
+		return 0;
+	}
+	return bpf_lookup_elem(d->socks_fd, &i, to) ? -errno : 0;
+}
+
+/* Zeroes slot i, so the next entry made there starts from nothing: 0 or -errno. */
+static int clear_slot(struct drain *d, __u32 i)
+{
+	struct sock_flow zero;
+
+	if (slot_mapped(d, i)) {
+		memset(&d->sock_map[i], 0, sizeof(d->sock_map[i]));
+		return 0;
+	}
+	memset(&zero, 0, sizeof(zero));
+	return bpf_update_elem(d->socks_fd, &i, &zero, BPF_ANY) ? -errno : 0;
+}
+
 /*
  * Frees a slot, returning its entry's last value: zeroed first, then its
  * claim deleted, so the next entry made there starts from nothing.
@@ -274,23 +304,16 @@ static int take(int fd, void *key, void *last)
 static int ops_evict_sock(void *ctx, __u64 slot, struct sock_flow *last)
 {
 	struct drain *d = ctx;
-	struct sock_flow zero;
 	__u32 i = (__u32)slot;
+	int err = read_slot(d, i, last);
 
-	if (d->sock_map && i < d->socks_slots) {
-		copy_slot(last, &d->sock_map[i]);
-		if (!(last->flags & SOCK_FLOW_READY))
-			return -ENOENT;
-		memset(&d->sock_map[i], 0, sizeof(d->sock_map[i]));
-	} else {
-		if (bpf_lookup_elem(d->socks_fd, &i, last))
-			return -errno;
-		if (!(last->flags & SOCK_FLOW_READY))
-			return -ENOENT;
-		memset(&zero, 0, sizeof(zero));
-		if (bpf_update_elem(d->socks_fd, &i, &zero, BPF_ANY))
-			return -errno;
-	}
+	if (err)
+		return err;
+	if (!(last->flags & SOCK_FLOW_READY))
+		return -ENOENT;
+	err = clear_slot(d, i);
+	if (err)
+		return err;
 	if (d->sock_claims_fd >= 0 && bpf_delete_elem(d->sock_claims_fd, &i) && errno != ENOENT)
 		return -errno;
 	return 0;

@@ -263,7 +263,6 @@ class Cli(E2ETest):
         self.assertEqual(p.stdout, "")
         self.assertIn("failed to compile", p.stderr)
 
-
     def test_refused_tp_btf_program_prints_the_verifier_log(self):
         """bccflow loads the tp-btf programs itself (BCC has no name for them):
         when the kernel refuses one, the verifier's reasons reach stderr, as
@@ -283,6 +282,7 @@ class Cli(E2ETest):
         self.assertRegex(p.stderr, r"bccflow: verifier log for tp_btf__sock_\w+_length\(\):\n")
         self.assertIn("invalid mem access 'scalar'", p.stderr)
         self.assertIn("the kernel refused program tp_btf__", p.stderr.strip().splitlines()[-2])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -141,7 +141,8 @@ echo "after: $(awk '$9 == "tracefs"' /proc/self/mountinfo | wc -l)"
         ivs_full = len(m.records("interval"))
         m.wait_intervals(ivs_full + 3)  # closed, then evicted
         # every flow left, those counted by tuple too (their close marks match)
-        self.assertEqual(m.records("interval")[-1]["tracked"], 0, m.records("interval")[-1])
+        last = m.records("interval")[-1]
+        self.assertEqual(last["tracked"], 0, last)
         after = flowgen("-n", 3, "--tx", 7001, "--rx", 5003,
                         "--client-comm", COMM, "--server-comm", COMM)
         m.wait_intervals(len(m.records("interval")) + 2)
