@@ -288,9 +288,9 @@ static __always_inline u16 read_sk_family(struct sock *sk)
 #define SK_SLOTS 8
 
 /*
- * A pointer's value as a number, for sk_group(): the verifier allows no
- * arithmetic but addition on a typed pointer (a context, or fentry's BTF
- * socket), and a value read back from a map is a plain number.
+ * A pointer's value as a number: the verifier allows no arithmetic but
+ * addition on a typed pointer (a context, or fentry's BTF socket), and a
+ * value read back from a map is a plain number.
  */
 BPF_PERCPU_ARRAY(sk_addr_buf, u64, 1);
 
@@ -305,10 +305,50 @@ static __always_inline u64 sk_addr(const void *p)
 	return *v;
 }
 
+/*
+ * A socket's number, as entries and slots (sk_group()) know it. Where the
+ * hook gives the socket as a typed pointer, its distance from the socket
+ * table's first entry, fixed while the programs are loaded: the verifier
+ * lets a privileged program subtract two pointers, which costs nothing,
+ * where sk_addr() is a map round trip. Elsewhere, its address.
+ */
 #if defined(BCCFLOW_BACKEND_FENTRY) || defined(BCCFLOW_BACKEND_TP_BTF)
-#define SK_ADDR(sk) sk_addr(sk)
+static __always_inline u64 sk_number(const void *sk)
+{
+	int zero = 0;
+	const struct sock_flow *base = socks.lookup(&zero);
+
+	return base ? (u64)sk - (u64)base : 0;
+}
+
+/* A socket given as a number (a trace record's address). */
+static __always_inline u64 sk_number_of_addr(u64 addr)
+{
+	int zero = 0;
+
+	return addr - sk_addr(socks.lookup(&zero));
+}
+
+/* A socket that is a program's context (struct bpf_sock). */
+static __always_inline u64 sk_number_of_ctx(const void *ctx)
+{
+	return sk_number(ctx);
+}
 #else
-#define SK_ADDR(sk) ((u64)(sk))	/* the hook gives it as a number */
+static __always_inline u64 sk_number(const void *sk)
+{
+	return (u64)sk;	/* the hook gives it as a number */
+}
+
+static __always_inline u64 sk_number_of_addr(u64 addr)
+{
+	return addr;
+}
+
+static __always_inline u64 sk_number_of_ctx(const void *ctx)
+{
+	return sk_addr(ctx);
+}
 #endif
 
 static __always_inline u32 sk_group(u64 skp)
@@ -410,10 +450,11 @@ struct event {
 
 /*
  * The entry counts this process's events, in its present cgroup, on socket
- * skp, which is still open.
+ * skp, which is still open, and its flow is TCP (a UDP event reads the
+ * datagram's peer). One compare of the flags says the last two.
  */
 #define SOCK_MINE(sf, skp, pid, cg) ((sf) && (sf)->sk == (skp) && \
-				     (sf)->flags == SOCK_FLOW_READY && \
+				     (sf)->flags == (SOCK_FLOW_READY | SOCK_FLOW_TCP) && \
 				     (sf)->key.pid == (pid) && (sf)->key.cgroup == (cg))
 
 /*
@@ -431,7 +472,8 @@ static __always_inline struct sock_flow *sock_new(struct sock_flow *sf, u32 slot
 	__builtin_memcpy(&sf->key, key, sizeof(*key));
 	bpf_get_current_comm(sf->val.comm, sizeof(sf->val.comm));
 	sf->sk = skp;
-	sf->flags = SOCK_FLOW_READY;	/* last: readers check it first */
+	/* last: readers check it first */
+	sf->flags = SOCK_FLOW_READY | (key->proto == FLOW_PROTO_TCP ? SOCK_FLOW_TCP : 0);
 	return sf;
 }
 
@@ -445,7 +487,7 @@ static __always_inline struct sock_flow *sock_new(struct sock_flow *sf, u32 slot
  * socket's own peer counts, zero when unconnected.
  */
 struct udp_peer {
-	u64 sk;
+	u64 sk;			/* its number (sk_number()) */
 	u16 family;
 	u16 port;		/* host byte order */
 	u8 addr[16];		/* as in struct flow_key */
@@ -459,7 +501,7 @@ static __always_inline int note_peer(struct bpf_sock_addr *ctx, int v6)
 	struct udp_peer p;
 
 	__builtin_memset(&p, 0, sizeof(p));
-	p.sk = (u64)ctx->sk;
+	p.sk = sk_number(ctx->sk);	/* as take_peer() compares it */
 	p.port = FLOW_NTOHS((u16)ctx->user_port);
 	if (v6) {
 		u32 a[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
@@ -509,7 +551,7 @@ int cgroup_sock__sock_release(struct bpf_sock *ctx)
 
 	if (ctx->protocol != FLOW_PROTO_UDP)
 		return 1;
-	skp = sk_addr(ctx);
+	skp = sk_number_of_ctx(ctx);
 #pragma unroll
 	for (u32 k = 0; k < SK_SLOTS; k++)
 		sock_close(sk_group(skp) + k, skp);
@@ -632,16 +674,16 @@ static __always_inline int count_sock(struct sock *sk, u16 family, u32 hash, u8 
 	pid = current_ids(&cgroup);
 	FILTER_PID
 
-	skp = SK_ADDR(sk);
+	skp = sk_number(sk);
 	slot1 = sk_slot(skp, hash, 0);
 	slot2 = sk_slot(skp, hash, 1);
 	sf = socks.lookup(&slot1);
-	if (SOCK_MINE(sf, skp, pid, cgroup) && sf->key.proto == FLOW_PROTO_TCP) {
+	if (SOCK_MINE(sf, skp, pid, cgroup)) {
 		add_bytes(&sf->val, bytes, tx);
 		return 0;
 	}
 	sf2 = socks.lookup(&slot2);
-	if (SOCK_MINE(sf2, skp, pid, cgroup) && sf2->key.proto == FLOW_PROTO_TCP) {
+	if (SOCK_MINE(sf2, skp, pid, cgroup)) {
 		add_bytes(&sf2->val, bytes, tx);
 		return 0;
 	}
@@ -676,7 +718,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	struct flow_key key;
 	u8 one = 1;
 
-	u64 skp = (u64)args->skaddr;
+	u64 skp = sk_number_of_addr((u64)args->skaddr);
 	u32 hash;
 
 	if (args->newstate != FLOW_TCP_CLOSE || args->protocol != FLOW_PROTO_TCP)

@@ -77,23 +77,36 @@ struct flow_val {
  * The flow of one socket used by one process, in the "socks" array at one of
  * its socket's two slots (flow.bpf.c, sock_slot()). Events of that process
  * on that socket find it with one read of the socket and an array lookup,
- * no hashing. sk (the socket's address) and key are fixed when the entry is
- * made and SOCK_FLOW_READY then set; SOCK_FLOW_CLOSED is added when the
- * socket reaches TCP_CLOSE (or a UDP socket is released), after which the
- * address may be reused and every event checks key again. The host reads
- * ready entries and frees a slot (zeroes it, then deletes its claim) once
- * its entry is closed and idle.
+ * no hashing. sk (the socket's number) and key are fixed when the entry is
+ * made and SOCK_FLOW_READY then set (with SOCK_FLOW_TCP for a TCP flow);
+ * SOCK_FLOW_CLOSED replaces SOCK_FLOW_TCP when the socket reaches TCP_CLOSE
+ * (or a UDP socket is released), after which the address may be reused and
+ * every event checks key again. The host reads ready entries and frees a
+ * slot (zeroes it, then deletes its claim) once its entry is closed and
+ * idle.
  */
 struct sock_flow {
-	struct flow_val val;
-	struct flow_key key;
-	__u64 sk;		/* the socket's address; 0: a free slot */
+	__u64 sk;		/* the socket's number (flow.bpf.c, sk_number()); 0: a free slot */
 	__u32 flags;
 	__u32 pad;
+	struct flow_val val;
+	struct flow_key key;
+	__u8 pad2[24];
 };
+
+/*
+ * What an event on its own socket reads and adds to (sk, flags, the byte
+ * counters, key.pid and key.cgroup) lies in an entry's first 64 bytes, and
+ * entries are 128 bytes in a page-aligned array (a mappable one), so such an
+ * event touches one cache line of the table, not two or three.
+ */
+_Static_assert(sizeof(struct sock_flow) == 128, "sock_flow: two cache lines");
+_Static_assert(__builtin_offsetof(struct sock_flow, key.cgroup) + 8 <= 64,
+	       "sock_flow: what the fast path reads in its first cache line");
 
 #define SOCK_FLOW_CLOSED 1
 #define SOCK_FLOW_READY 2
+#define SOCK_FLOW_TCP 4		/* a TCP flow: the fast path checks the flags alone */
 
 /* Slots of the socket table: 2^bits, bits from --max-flows within these bounds. */
 #define SOCK_TABLE_MIN_BITS 4

@@ -661,7 +661,7 @@ static void test_task_filters_run_before_the_socket_lookup(void **state)
 	/* a socket's entry must not let another thread's name or cgroup through */
 	comm = strstr(text, "bpf_get_current_comm(c_, sizeof(c_))");
 	cg = strstr(text, "\tif (cgroup_filter.check_current_task(0) != 1)");
-	lookup = strstr(text, "if (SOCK_MINE(sf, skp, pid, cgroup) && ");	/* in count_sock() */
+	lookup = strstr(text, "if (SOCK_MINE(sf, skp, pid, cgroup)) {");	/* in count_sock() */
 	key = strstr(text, "\tif (bccflow_key_excluded(&key)) { return 0; }");
 	assert_non_null(comm);
 	assert_non_null(cg);
