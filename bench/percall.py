@@ -39,6 +39,9 @@ LABELS = {"W0": "1 B stream (TCP)", "W2": "64 B stream (TCP)", "W1": "64 B ping-
 # and to the empty program (issue 17); None: no target.
 TARGETS = {"W0": (0.35, 1.3), "W2": (0.35, 1.3), "W1": (0.35, 1.3), "X2": (None, 1.2)}
 SLACK = 0.1   # the upper quartile of the per-round ratios may exceed a target by this
+# the no-monitor blocks' interquartile range over median above which the
+# per-call figures are flagged (the quietest runs here: 0.4-1.3%)
+NOISE_MAX = 0.03
 STAT = "cpu_ns_per_call"  # the verdict's statistic: trafficgen's mean (getrusage)
 ALT_STAT = "p10_ns_per_call"  # shown beside it: 10th percentile of ~10 ms slices
 PROFILES = {
@@ -265,6 +268,19 @@ def bpf_summary(res):
             for k, v in acc.items()}
 
 
+def noise(res, stat):
+    """{workload: interquartile range over median of the no-monitor blocks' stat}."""
+    acc = {}
+    for (w, _), (_, m, v) in per_block(res, stat).items():
+        if m == "none":
+            acc.setdefault(w, []).append(v)
+    out = {}
+    for w, v in acc.items():
+        lo, med, hi = quartiles(v)
+        out[w] = (hi - lo) / med if med else 0.0
+    return out
+
+
 def fmt_q(v, nd=0):
     if not v:
         return "–"
@@ -305,6 +321,16 @@ def render(path):
         L.append("**Other users' tracing BPF programs were loaded during %d block(s)** "
                  "(they add their own per-call cost): %s" %
                  (len(res["foreign"]), sorted({p for x in res["foreign"] for p in x["progs"]})))
+    nz = noise(res, STAT)
+    L.append("")
+    L.append("Spread of the blocks without a monitor (interquartile range over median): %s." %
+             ", ".join("%s %.1f%%" % (LABELS[w], 100 * f) for w, f in nz.items()))
+    if any(f > NOISE_MAX for f in nz.values()):
+        L.append("")
+        L.append("**Noisy host: the per-call figures and their ratios are not to be trusted.** "
+                 "The spread above exceeds %.0f%% (the quietest runs here: 0.4–1.3%%), where "
+                 "a monitor adds 4–33%% to a call. The BPF run times suffer less." %
+                 (100 * NOISE_MAX))
     for x in res["failures"]:
         L.append("")
         L.append("Failure: round %d, %s: %s" % (x["round"] + 1, x["monitor"], x["stderr"]))
