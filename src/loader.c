@@ -214,19 +214,27 @@ static int attach_one(const struct hook *h, int prog, const struct kfeatures *f,
 
 static void detach_one(struct link *lk)
 {
+	/* every kind by name, as attach_one() has them: -Wswitch names a new one */
 	if (lk->fd >= 0) {
-		if (lk->hook.kind == HOOK_FENTRY || lk->hook.kind == HOOK_FEXIT ||
-		    lk->hook.kind == HOOK_RAW_TRACEPOINT || lk->hook.kind == HOOK_TP_BTF ||
-		    lk->hook.kind == HOOK_CGROUP_SOCK_ADDR ||
-		    lk->hook.kind == HOOK_CGROUP_SOCK) {
-			close(lk->fd);
-		} else {
-			/* disable + close first: a PMU kprobe lives as long as its fd */
+		switch (lk->hook.kind) {
+		case HOOK_TRACEPOINT:
+		case HOOK_KPROBE:
+		case HOOK_KRETPROBE:
+			/* a perf event: disable + close first; a PMU kprobe lives as long as its fd */
 			bpf_close_perf_event_fd(lk->fd);
 			/* only tracefs-made kprobes need removing; libbcc errs without it */
 			if (*lk->ev_name && (access("/sys/kernel/tracing/kprobe_events", W_OK) == 0 ||
 					     access("/sys/kernel/debug/tracing/kprobe_events", W_OK) == 0))
 				bpf_detach_kprobe(lk->ev_name);
+			break;
+		case HOOK_FENTRY:
+		case HOOK_FEXIT:
+		case HOOK_RAW_TRACEPOINT:
+		case HOOK_TP_BTF:
+		case HOOK_CGROUP_SOCK_ADDR:
+		case HOOK_CGROUP_SOCK:
+			close(lk->fd);	/* a BPF link or attachment: gone with its fd */
+			break;
 		}
 	}
 	if (lk->prog_fd >= 0)
