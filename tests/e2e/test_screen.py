@@ -423,7 +423,9 @@ class Screen(E2ETest):
 
     def test_no_color_and_ascii(self):
         name = tag()
-        self.gen(name, "-n", 20, "--tx", 400000, "--rounds", 50, "--period-ms", 200)
+        # outlasts the four panes below (each compiles the probe and may wait 20 s for
+        # rows; 10 s of traffic ran out before the last on a busy host); stopped at tearDown
+        self.gen(name, "-n", 20, "--tx", 400000, "--rounds", 500, "--period-ms", 200)
         comms = ("sc-cli-" + name, "sc-srv-" + name)
         for env, args, color, blocks in (({}, [], True, True),
                                          ({"NO_COLOR": "1"}, [], False, True),
