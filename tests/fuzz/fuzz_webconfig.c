@@ -23,7 +23,9 @@ static void check_file(const char *text, size_t n)
 	char err[512] = "";
 
 	if (web_config_parse(text, n, "web.yml", "/nonexistent-dir", &wc, err, sizeof(err))) {
-		CHECK(!strncmp(err, "web.yml", 7) && !strchr(err, '\n'), "bad error: %s", err);
+		if (!fuzz_skip("errtext"))	/* one line, naming the file */
+			CHECK(!strncmp(err, "web.yml", 7) && !strchr(err, '\n'), "bad error: %s",
+			      err);
 		CHECK(!wc.users && !wc.cert_pem, "refused, but not freed");
 		return;
 	}
