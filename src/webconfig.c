@@ -12,6 +12,7 @@
 #include <gnutls/gnutls.h>
 #include <yaml.h>
 
+#include "format.h"
 #include "smallfile.h"
 
 #define MAX_FILE (1u << 20)	/* a web config or a PEM file: far below this */
@@ -25,30 +26,6 @@ struct ctx {
 	size_t errlen;
 };
 
-/*
- * s into out on one line: an error echoes values from the file (a YAML
- * scalar may span lines), so control bytes become \n, \r, \t or \xHH.
- */
-static void one_line(char *out, size_t len, const char *s)
-{
-	size_t o = 0;
-
-	for (; *s && o + 5 < len; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch >= 0x20 && ch != 0x7f) {
-			out[o++] = (char)ch;
-		} else if (ch == '\n' || ch == '\r' || ch == '\t') {
-			out[o++] = '\\';
-			out[o++] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't';
-		} else {
-			o += (size_t)snprintf(out + o, len - o, "\\x%02x", ch);
-		}
-	}
-	if (len)
-		out[o < len ? o : len - 1] = '\0';
-}
-
 static int bad(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
 {
 	char msg[384], full[512];
@@ -61,7 +38,8 @@ static int bad(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
 		snprintf(full, sizeof(full), "%s:%zu: %s", c->name, n->start_mark.line + 1, msg);
 	else
 		snprintf(full, sizeof(full), "%s: %s", c->name, msg);
-	one_line(c->err, c->errlen, full);
+	/* one line: values echoed from the file may span lines (a YAML scalar) */
+	text_printable(full, sizeof(full), c->err, c->errlen);
 	return -1;
 }
 

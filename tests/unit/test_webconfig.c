@@ -113,7 +113,7 @@ static void test_bad_files(void **state)
 		{ "tls_server_config:\n  cert_file: key.pem\n  key_file: cert.pem\n",
 		  "cert_file and key_file: " },
 		{ "tls_server_config:\n  cert_file: nosuch.pem\n\n    x\ty\n  key_file: key.pem\n",
-		  "web.yml:2: cert_file " DATA_DIR "/nosuch.pem\\nx\\ty: No such file" },
+		  "web.yml:2: cert_file " DATA_DIR "/nosuch.pem?x?y: No such file" },
 		{ "tls_server_config:\n  cert_file: ''\n", "web.yml:2: cert_file is empty" },
 		{ "tls_server_config:\n  key_file: /dev/null\n",
 		  "web.yml:2: key_file /dev/null: not a regular file" },
