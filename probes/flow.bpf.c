@@ -10,9 +10,11 @@
  * event; family, ports and addresses in count_slow(), where the 4-tuple is
  * read), and
  * defines exactly one of BCCFLOW_BACKEND_{FENTRY,KPROBE,RAW_TRACEPOINT,
- * TRACEPOINT} plus MAX_FLOWS (and, for kprobe/fentry, the kernel's
+ * TP_BTF,TRACEPOINT} plus MAX_FLOWS (and, for kprobe/fentry, the kernel's
  * tcp_recvmsg flavour and HAVE_TCP_SENDPAGE; for raw tracepoints,
- * OFF_sk_protocol; OFF_net_ns_inum when the kernel has BTF; and
+ * OFF_sk_protocol; for tp-btf, the task's offsets and, where the kernel
+ * allows it, what finds the current task without a helper (flow.h,
+ * FLOW_CURRENT_FIELDS); OFF_net_ns_inum when the kernel has BTF; and
  * HAVE_TP_CGROUP_DIRS when that tracepoint has a 64-bit id), and
  * BCCFLOW_COUNT_TCP and/or BCCFLOW_COUNT_UDP for what --proto counts.
  *
@@ -410,15 +412,77 @@ static __always_inline u16 read_sk_id(struct sock *sk, u32 *hash)
 }
 #endif
 
+#if defined(BCCFLOW_BACKEND_TP_BTF) && defined(CURRENT_CAST_ID)
+/*
+ * The current task without a helper call: a call and its return cost
+ * about 20 ns here (return thunks), a third of what an event costs. Each
+ * CPU's pointer to its current task is the per-CPU variable current_task;
+ * its address on this CPU, once found, is kept in this CPU's slot, and an
+ * event reads the task through it (bpf_rdonly_cast() is a kfunc the
+ * verifier turns into a register move). 0: not looked for yet; 1 to
+ * CURRENT_TRIES: looked for and not found that many times; above: the
+ * address.
+ */
+#define CURRENT_TRIES 16
+/* FLOW_KFUNC_<name>: the marker the host makes a call of kfunc name */
+#define FLOW_KFUNC_ENUM(name, marker) enum { FLOW_KFUNC_##name = marker };
+FLOW_KFUNCS(FLOW_KFUNC_ENUM)
+BPF_PERCPU_ARRAY(current_slot, u64, 1);
+static void *(*flow_rdonly_cast)(const void *obj, u32 btf_id) = (void *)FLOW_KFUNC_bpf_rdonly_cast;
+
+/*
+ * current_task's address on this CPU, or 0. The current task's scheduler
+ * entity points to this CPU's run queue, the per-CPU variable runqueues;
+ * current_task lies at a known distance from it. The address counts only
+ * if it holds the current task, as the helper gives it.
+ */
+static __always_inline u64 current_slot_find(void)
+{
+	u64 t = bpf_get_current_task(), cfs = 0, rq = 0, seen = 0, slot;
+
+	bpf_probe_read_kernel(&cfs, sizeof(cfs),
+			      (const char *)t + OFF_task_struct_se + OFF_sched_entity_cfs_rq);
+	if (!cfs)
+		return 0;
+	bpf_probe_read_kernel(&rq, sizeof(rq), (const char *)cfs + OFF_cfs_rq_rq);
+	if (!rq)
+		return 0;
+	slot = rq - PCPU_runqueues + PCPU_current_task;
+	bpf_probe_read_kernel(&seen, sizeof(seen), (const void *)slot);
+	return seen == t ? slot : 0;
+}
+
+static __always_inline const char *flow_current_task(void)
+{
+	int zero = 0;
+	u64 *slot = current_slot.lookup(&zero), found;
+
+	if (!slot)
+		return (const char *)bpf_get_current_task_btf();
+	if (*slot > CURRENT_TRIES)
+		return *(const char *const *)flow_rdonly_cast((const void *)*slot, CURRENT_CAST_ID);
+	if (*slot < CURRENT_TRIES) {
+		found = current_slot_find();
+		*slot = found ? found : *slot + 1;
+	}
+	return (const char *)bpf_get_current_task_btf();
+}
+#elif defined(BCCFLOW_BACKEND_TP_BTF)
+static __always_inline const char *flow_current_task(void)
+{
+	return (const char *)bpf_get_current_task_btf();
+}
+#endif
+
 #if defined(BCCFLOW_BACKEND_TP_BTF) && defined(OFF_task_struct_tgid)
 /*
  * The current task's tgid, and its cgroup v2 id in *cgroup: loads through
  * the task's typed pointers (the host put their offsets from BTF here),
- * one helper call instead of two.
+ * one helper call instead of two, or none (flow_current_task()).
  */
 static __always_inline u32 current_ids(u64 *cgroup)
 {
-	const char *t = (const char *)bpf_get_current_task_btf();
+	const char *t = flow_current_task();
 	const char *cset = *(const char *const *)(t + OFF_task_struct_cgroups);
 	const char *cgrp = *(const char *const *)(cset + OFF_css_set_dfl_cgrp);
 	const char *kn = *(const char *const *)(cgrp + OFF_cgroup_kn);

@@ -31,6 +31,25 @@
 	X(task_struct, tgid) X(task_struct, cgroups) X(css_set, dfl_cgrp) X(cgroup, kn) \
 	X(kernfs_node, id)
 
+/*
+ * Kernel functions (kfuncs) the probe calls, as (name, marker): BCC emits
+ * only helper calls, so the probe calls the marker, a number no helper
+ * has, and the host makes each such call one of the kfunc (src/kfunc.c).
+ */
+#define FLOW_KFUNCS(X) X(bpf_rdonly_cast, 0x7b01)
+
+/*
+ * How the BTF raw tracepoint programs find the current task without a
+ * helper call (flow.bpf.c, flow_current_task()), listed once: members as
+ * (struct, member), the host defining OFF_<struct>_<member> from BTF;
+ * per-CPU variables, PCPU_<name> their offsets in the per-CPU section
+ * (BTF's .data..percpu); and CURRENT_CAST_ID, the BTF id of the struct
+ * FLOW_CURRENT_CAST, whose one member points to a task.
+ */
+#define FLOW_CURRENT_FIELDS(X) X(task_struct, se) X(sched_entity, cfs_rq) X(cfs_rq, rq)
+#define FLOW_CURRENT_PERCPU(X) X(current_task) X(runqueues)
+#define FLOW_CURRENT_CAST "rcuwait"
+
 /* Address families as Linux numbers them (ABI), for probe texts without socket headers. */
 #define FLOW_AF_INET 2
 #define FLOW_AF_INET6 10

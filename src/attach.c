@@ -14,9 +14,12 @@
 #include "monitor.h"
 #include "probe_text.h"
 
-/* The text for backend b on kernel f (f may know nothing: a check only). */
+/*
+ * The text for backend b on kernel f (f may know nothing: a check only);
+ * direct: tp-btf reads the current task without a helper where f allows.
+ */
 static char *prepare(const struct options *o, const char *src, const struct kfeatures *f,
-		     enum backend b)
+		     enum backend b, bool direct)
 {
 	struct probe_config cfg = {
 		.backend = b,
@@ -28,6 +31,7 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 		.sk_protocol_off = f->sk_protocol_off,
 		.net_inum_off = f->net_inum_off,
 		.task_offsets = f->task_offsets_ok ? f->task_offsets : NULL,
+		.current_facts = direct && f->current_ok ? f->current_facts : NULL,
 		.have_tp_cgroup_dirs = f->tp_cgroup_dirs,
 		.filter = o,
 	};
@@ -50,7 +54,7 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 int attach_check_text(const struct options *o, const char *src)
 {
 	struct kfeatures none = { .btf = NULL, .sk_protocol_off = -1, .net_inum_off = -1 };
-	char *text = prepare(o, src, &none, BACKEND_TRACEPOINT);
+	char *text = prepare(o, src, &none, BACKEND_TRACEPOINT, false);
 
 	free(text);
 	return text ? 0 : -1;
@@ -76,7 +80,7 @@ enum attach_result attach_start(const struct options *o, const char *src,
 				i + 1 < n ? "; trying the next method" : "");
 			continue;
 		}
-		text = prepare(o, src, f, order[i]);
+		text = prepare(o, src, f, order[i], true);
 		if (!text)
 			return ATTACH_BAD_INPUT;
 		if (o->print_ebpf) {
@@ -88,6 +92,18 @@ enum attach_result attach_start(const struct options *o, const char *src,
 		free(text);
 		if (st == LOADER_OK)
 			return ATTACH_LOADED;
+		if (st != LOADER_FATAL && !exiting && order[i] == BACKEND_TP_BTF && f->current_ok) {
+			/* a verifier that refuses the direct read still takes the helper */
+			fprintf(stderr, "bccflow: cannot read the current task directly with %s: %s; "
+				"using the helper\n", backend_name(order[i]), why);
+			text = prepare(o, src, f, order[i], false);
+			if (!text)
+				return ATTACH_BAD_INPUT;
+			st = loader_open(l, text, order[i], f, maps.init, maps.n, why, sizeof(why));
+			free(text);
+			if (st == LOADER_OK)
+				return ATTACH_LOADED;
+		}
 		fprintf(stderr, "bccflow: %s with %s: %s%s\n",
 			st == LOADER_FATAL ? "cannot start" : "cannot attach", backend_name(order[i]),
 			why, st != LOADER_FATAL && i + 1 < n ? "; trying the next method" : "");

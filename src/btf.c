@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "btf.h"
+#include "kfunc.h"
 
 struct kbtf {
 	struct btf *btf;
@@ -97,6 +98,38 @@ long kbtf_member_offset(const struct kbtf *b, const char *strct, const char *mem
 	return member_offset(b->btf, id, member, 0);
 }
 
+static int type_id(const struct kbtf *b, const char *name, __u32 kind)
+{
+	int id = b ? btf__find_by_name_kind(b->btf, name, kind) : -1;
+
+	return id > 0 ? id : -1;
+}
+
+int kbtf_func_id(const struct kbtf *b, const char *name)
+{
+	return type_id(b, name, BTF_KIND_FUNC);
+}
+
+int kbtf_struct_id(const struct kbtf *b, const char *name)
+{
+	return type_id(b, name, BTF_KIND_STRUCT);
+}
+
+long kbtf_percpu_offset(const struct kbtf *b, const char *name)
+{
+	int sec = type_id(b, ".data..percpu", BTF_KIND_DATASEC), var = type_id(b, name, BTF_KIND_VAR);
+	const struct btf_type *t = sec > 0 ? btf__type_by_id(b->btf, sec) : NULL;
+	const struct btf_var_secinfo *v;
+
+	if (!t || var < 0)
+		return -1;
+	v = btf_var_secinfos(t);
+	for (int i = 0; i < btf_vlen(t); i++)
+		if (v[i].type == (__u32)var)
+			return (long)v[i].offset;
+	return -1;
+}
+
 /*
  * Loads insns as a tracing program on BTF type type (of kind), attach type
  * at: a program fd or -errno. log: the verifier's log, or NULL.
@@ -147,10 +180,22 @@ int kbtf_tp_btf_load(const struct kbtf *b, const char *tp, const char *name,
 		     const struct bpf_insn *insns, size_t n, const char *license,
 		     unsigned log_level, char *log, size_t len)
 {
+	struct bpf_insn *copy = malloc(n ? n * sizeof(*insns) : 1);
+	int ids[KFUNC_COUNT], fd;
 	char type[160];
 
-	return tracing_load(b, TP_BTF_TYPE(type, tp), BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, name,
-			    insns, n, license, log_level, log, len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, insns, n * sizeof(*insns));
+	for (int k = 0; k < KFUNC_COUNT; k++)
+		ids[k] = kbtf_func_id(b, kfunc_names[k]);
+	if (kfunc_patch(copy, n, ids) < 0)
+		fd = -ENOENT;	/* a kfunc this kernel lacks */
+	else
+		fd = tracing_load(b, TP_BTF_TYPE(type, tp), BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP,
+				  name, copy, n, license, log_level, log, len);
+	free(copy);
+	return fd;
 }
 
 int kbtf_tp_btf_probe(const struct kbtf *b, const char *tp)

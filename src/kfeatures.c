@@ -52,6 +52,34 @@ static bool task_offsets_from_btf(const struct kbtf *btf, long off[TASK_NFIELDS]
 	return true;
 }
 
+/*
+ * The facts flow_current_task() in the probe needs, from BTF: false unless all
+ * are there (Linux 6.2+ for bpf_rdonly_cast(); a kernel built without group
+ * scheduling has no cfs_rq.rq).
+ */
+static bool current_facts_from_btf(const struct kbtf *btf, long fact[CURRENT_NFACTS])
+{
+	int i = 0;
+
+#define CURRENT_FIELD_OFF(s, m) fact[i++] = kbtf_member_offset(btf, #s, #m);
+#define CURRENT_PERCPU_OFF(v) fact[i++] = kbtf_percpu_offset(btf, #v);
+	FLOW_CURRENT_FIELDS(CURRENT_FIELD_OFF)
+	FLOW_CURRENT_PERCPU(CURRENT_PERCPU_OFF)
+#undef CURRENT_FIELD_OFF
+#undef CURRENT_PERCPU_OFF
+	/* Linux 6.2 to 6.14 keep current_task in the per-CPU struct pcpu_hot */
+	if (fact[CURRENT_PCPU_current_task] < 0 &&
+	    kbtf_percpu_offset(btf, "pcpu_hot") >= 0 &&
+	    kbtf_member_offset(btf, "pcpu_hot", "current_task") >= 0)
+		fact[CURRENT_PCPU_current_task] = kbtf_percpu_offset(btf, "pcpu_hot") +
+						  kbtf_member_offset(btf, "pcpu_hot", "current_task");
+	fact[CURRENT_CAST] = kbtf_struct_id(btf, FLOW_CURRENT_CAST);
+	for (i = 0; i < CURRENT_NFACTS; i++)
+		if (fact[i] < 0)
+			return false;
+	return kbtf_func_id(btf, kfunc_names[KFUNC_bpf_rdonly_cast]) > 0;
+}
+
 /* stat(), not access(): access() ignores the capabilities of a non-root user */
 static bool exists(const char *fmt, const char *a, const char *b)
 {
@@ -167,6 +195,7 @@ void features_detect(struct kfeatures *f)
 		f->sk_protocol_off = kbtf_member_offset(f->btf, "sock", "sk_protocol");
 		f->net_inum_off = net_inum_from_btf(f->btf);
 		f->task_offsets_ok = task_offsets_from_btf(f->btf, f->task_offsets);
+		f->current_ok = current_facts_from_btf(f->btf, f->current_facts);
 		f->have_tcp_sendpage = kbtf_func_nparams(f->btf, "tcp_sendpage") >= 0;
 		/* (sk, msg, len, nonblock, flags, addr_len) before 5.19 */
 		n = kbtf_func_nparams(f->btf, "tcp_recvmsg");

@@ -11,6 +11,7 @@
 
 #include "../probes/flow.h"
 #include "backend.h"
+#include "kfunc.h"
 
 struct kbtf;
 
@@ -30,6 +31,18 @@ enum task_field {
 	TASK_NFIELDS,
 };
 #undef TASK_FIELD_ENUM
+
+/* What finds the current task without a helper call, in flow.h's order. */
+#define CURRENT_FIELD_ENUM(s, m) CURRENT_##s##_##m,
+#define CURRENT_PERCPU_ENUM(v) CURRENT_PCPU_##v,
+enum current_fact {
+	FLOW_CURRENT_FIELDS(CURRENT_FIELD_ENUM)
+	FLOW_CURRENT_PERCPU(CURRENT_PERCPU_ENUM)
+	CURRENT_CAST,			/* FLOW_CURRENT_CAST's BTF id */
+	CURRENT_NFACTS,
+};
+#undef CURRENT_FIELD_ENUM
+#undef CURRENT_PERCPU_ENUM
 
 struct kfeatures {
 	struct kbtf *btf;		/* NULL: no BTF */
@@ -51,6 +64,8 @@ struct kfeatures {
 	long net_inum_off;		/* struct net.ns.inum from BTF, or -1 */
 	bool task_offsets_ok;		/* every FLOW_TASK_FIELDS member was found in BTF */
 	long task_offsets[TASK_NFIELDS];
+	bool current_ok;		/* every current fact and bpf_rdonly_cast was found */
+	long current_facts[CURRENT_NFACTS];
 	bool tp_cgroup_dirs;		/* cgroup:cgroup_{mk,rm}dir with a 64-bit id (5.5+) */
 	char cgroup2[PATH_MAX];		/* the cgroup2 mount, for cgroup hooks and paths; "" if none */
 	char cgroup2_why[256];		/* why cgroup2 is "" */

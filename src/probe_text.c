@@ -260,6 +260,20 @@ static void add_task_offsets(FILE *out, const long *off)
 #undef TASK_FIELD_DEFINE
 }
 
+/* OFF_<struct>_<member>, PCPU_<variable> and CURRENT_CAST_ID, in flow.h's order. */
+static void add_current_facts(FILE *out, const long *fact)
+{
+	int i = 0;
+
+#define CURRENT_FIELD_DEFINE(s, m) fprintf(out, "#define OFF_" #s "_" #m " %ld\n", fact[i++]);
+#define CURRENT_PERCPU_DEFINE(v) fprintf(out, "#define PCPU_" #v " %ldull\n", fact[i++]);
+	FLOW_CURRENT_FIELDS(CURRENT_FIELD_DEFINE)
+	FLOW_CURRENT_PERCPU(CURRENT_PERCPU_DEFINE)
+#undef CURRENT_FIELD_DEFINE
+#undef CURRENT_PERCPU_DEFINE
+	fprintf(out, "#define CURRENT_CAST_ID %ld\n", fact[i]);
+}
+
 static void add_defines(FILE *out, const struct probe_config *cfg)
 {
 	fprintf(out, "/* prepared by bccflow " BCCFLOW_VERSION " for --attach %s */\n",
@@ -285,6 +299,8 @@ static void add_defines(FILE *out, const struct probe_config *cfg)
 		fprintf(out, "#define OFF_sk_protocol %ld\n", cfg->sk_protocol_off);
 	if (cfg->backend == BACKEND_TP_BTF && cfg->task_offsets)
 		add_task_offsets(out, cfg->task_offsets);
+	if (cfg->backend == BACKEND_TP_BTF && cfg->current_facts)
+		add_current_facts(out, cfg->current_facts);
 	if (cfg->net_inum_off > 0)	/* never at 0: struct net starts with counters */
 		fprintf(out, "#define OFF_net_ns_inum %ld\n", cfg->net_inum_off);
 	if (cfg->have_tp_cgroup_dirs)

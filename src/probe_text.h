@@ -35,6 +35,8 @@ struct probe_config {
 	long net_inum_off;
 	/* FLOW_TASK_FIELDS' offsets, in that order, from BTF; NULL: unknown */
 	const long *task_offsets;
+	/* enum current_fact's values (kfeatures.h) from BTF; NULL: unknown */
+	const long *current_facts;
 	/* the cgroup:cgroup_{mk,rm}dir tracepoints have a 64-bit id */
 	bool have_tp_cgroup_dirs;
 };

@@ -284,5 +284,27 @@ class Cli(E2ETest):
         self.assertIn("the kernel refused program tp_btf__", p.stderr.strip().splitlines()[-2])
 
 
+    def test_tp_btf_falls_back_to_the_helper_for_the_current_task(self):
+        """A kernel whose verifier refuses the direct read of the current task
+        (probes/flow.bpf.c, flow_current_task()) still runs tp-btf: bccflow says
+        so on one line and loads the text that calls the helper instead."""
+        src = os.path.join(os.path.dirname(__file__), "..", "..", "probes", "flow.bpf.c")
+        read = "return *(const char *const *)flow_rdonly_cast((const void *)*slot, CURRENT_CAST_ID);"
+        with open(src) as f:
+            text = f.read()
+        self.assertIn(read, text)
+        beyond = read.replace("flow_rdonly_cast((const void *)*slot, CURRENT_CAST_ID)",
+                              "((const char *)flow_rdonly_cast((const void *)*slot, "
+                              "CURRENT_CAST_ID) + 8)")
+        with tempfile.NamedTemporaryFile("w", suffix=".bpf.c") as f:
+            f.write(text.replace(read, beyond, 1))
+            f.flush()
+            p = run(["--probe", f.name, "--attach", "tp-btf", "-j", "1", "1"], timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stderr, r"(?m)^bccflow: cannot read the current task directly with "
+                                   r"tp-btf: .*; using the helper$")
+        self.assertIn('"attach":"tp-btf"', p.stdout)
+        self.assertIn('"type":"interval"', p.stdout)
+
 if __name__ == "__main__":
     unittest.main()

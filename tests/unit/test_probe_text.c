@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../probes/flow.h"
+#include "kfeatures.h"
 #include "probe_text.h"
 
 static char err[512];
@@ -227,6 +228,31 @@ static void test_defines_fentry_new_kernel(void **state)
 	assert_not_contains(text, "#define HAVE_TCP_SENDPAGE");
 	assert_not_contains(text, "#define TCP_RECVMSG_HAS_NONBLOCK");
 	assert_not_contains(text, "PT_REGS_PARM5");
+	free(text);
+}
+
+/* What finds the current task without a helper: tp-btf only, in flow.h's order. */
+static void test_defines_current_task_facts(void **state)
+{
+	const long facts[] = { 128, 168, 312, 86040, 195456, 113 };
+	struct probe_config cfg = config(BACKEND_TP_BTF, 0, NULL);
+	char *text;
+
+	(void)state;
+	assert_int_equal(sizeof(facts) / sizeof(facts[0]), CURRENT_NFACTS);
+	cfg.current_facts = facts;
+	text = prepare_real(&cfg);
+	assert_contains(text, "#define OFF_task_struct_se 128\n"
+			      "#define OFF_sched_entity_cfs_rq 168\n"
+			      "#define OFF_cfs_rq_rq 312\n"
+			      "#define PCPU_current_task 86040ull\n"
+			      "#define PCPU_runqueues 195456ull\n"
+			      "#define CURRENT_CAST_ID 113\n");
+	free(text);
+	cfg.backend = BACKEND_RAW_TRACEPOINT;
+	text = prepare_real(&cfg);
+	assert_not_contains(text, "#define CURRENT_CAST_ID");
+	assert_not_contains(text, "#define PCPU_");
 	free(text);
 }
 
@@ -754,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_defines_tracepoint),
 		cmocka_unit_test(test_defines_kprobe_old_kernel),
 		cmocka_unit_test(test_defines_fentry_new_kernel),
+		cmocka_unit_test(test_defines_current_task_facts),
 		cmocka_unit_test(test_sock_table_bits),
 		cmocka_unit_test(test_defines_sendpage_without_nonblock),
 		cmocka_unit_test(test_backend_auto_refused),
