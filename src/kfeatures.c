@@ -59,6 +59,7 @@ static bool task_offsets_from_btf(const struct kbtf *btf, long off[TASK_NFIELDS]
  */
 static bool current_facts_from_btf(const struct kbtf *btf, long fact[CURRENT_NFACTS])
 {
+	long hot, member;
 	int i = 0;
 
 #define CURRENT_FIELD_OFF(s, m) fact[i++] = kbtf_member_offset(btf, #s, #m);
@@ -68,11 +69,12 @@ static bool current_facts_from_btf(const struct kbtf *btf, long fact[CURRENT_NFA
 #undef CURRENT_FIELD_OFF
 #undef CURRENT_PERCPU_OFF
 	/* Linux 6.2 to 6.14 keep current_task in the per-CPU struct pcpu_hot */
-	if (fact[CURRENT_PCPU_current_task] < 0 &&
-	    kbtf_percpu_offset(btf, "pcpu_hot") >= 0 &&
-	    kbtf_member_offset(btf, "pcpu_hot", "current_task") >= 0)
-		fact[CURRENT_PCPU_current_task] = kbtf_percpu_offset(btf, "pcpu_hot") +
-						  kbtf_member_offset(btf, "pcpu_hot", "current_task");
+	if (fact[CURRENT_PCPU_current_task] < 0) {
+		hot = kbtf_percpu_offset(btf, "pcpu_hot");
+		member = kbtf_member_offset(btf, "pcpu_hot", "current_task");
+		if (hot >= 0 && member >= 0)
+			fact[CURRENT_PCPU_current_task] = hot + member;
+	}
 	fact[CURRENT_CAST] = kbtf_struct_id(btf, FLOW_CURRENT_CAST);
 	for (i = 0; i < CURRENT_NFACTS; i++)
 		if (fact[i] < 0)

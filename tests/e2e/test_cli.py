@@ -283,7 +283,6 @@ class Cli(E2ETest):
         self.assertIn("invalid mem access 'scalar'", p.stderr)
         self.assertIn("the kernel refused program tp_btf__", p.stderr.strip().splitlines()[-2])
 
-
     def test_tp_btf_falls_back_to_the_helper_for_the_current_task(self):
         """A kernel whose verifier refuses the direct read of the current task
         (probes/flow.bpf.c, flow_current_task()) still runs tp-btf: bccflow says
@@ -305,6 +304,7 @@ class Cli(E2ETest):
                                    r"tp-btf: .*; using the helper$")
         self.assertIn('"attach":"tp-btf"', p.stdout)
         self.assertIn('"type":"interval"', p.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
