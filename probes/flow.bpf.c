@@ -6,7 +6,7 @@
  * Compiled at run time by libbcc. The host splices probes/flow.h in place
  * of the include line below, follows it with the filters' maps and
  * functions, replaces the two filter placeholders with calls of those
- * functions (the task's pid, comm and cgroup, in count_bytes(), on every
+ * functions (the task's pid, comm and cgroup, in count_sock(), on every
  * event; family, ports and addresses in count_slow(), where the 4-tuple is
  * read), and
  * defines exactly one of BCCFLOW_BACKEND_{FENTRY,KPROBE,RAW_TRACEPOINT,
@@ -15,8 +15,9 @@
  * OFF_sk_protocol; for tp-btf, the task's offsets and, where the kernel
  * allows it, what finds the current task without a helper (flow.h,
  * FLOW_CURRENT_FIELDS); OFF_net_ns_inum when the kernel has BTF; and
- * HAVE_TP_CGROUP_DIRS when that tracepoint has a 64-bit id), and
- * BCCFLOW_COUNT_TCP and/or BCCFLOW_COUNT_UDP for what --proto counts.
+ * HAVE_TP_CGROUP_DIRS when that tracepoint has a 64-bit id; FLOW_STAMPS
+ * where entries may skip the cgroup read), and BCCFLOW_COUNT_TCP and/or
+ * BCCFLOW_COUNT_UDP for what --proto counts.
  *
  * Exactness rules, for every backend:
  *  - count what the socket layer returned (bytes accepted / delivered),
@@ -190,7 +191,25 @@ static __always_inline void add_bytes(struct flow_val *val, u64 bytes, int tx)
 		lock_xadd(&val->tx_bytes, bytes);
 	else
 		lock_xadd(&val->rx_bytes, bytes);
+}
+
+/* An event of a flow in the flows table. */
+static __always_inline void add_flow_bytes(struct flow_val *val, u64 bytes, int tx)
+{
+	add_bytes(val, bytes, tx);
 	stat_add(STAT_EVENTS, 1);
+}
+
+/*
+ * An event of a socket entry: counted in the entry, whose cache line the
+ * event writes anyway, not in a per-CPU counter of its own (the host sums
+ * the entries' counts as it sums their bytes).
+ */
+static __always_inline int add_sock_bytes(struct sock_flow *sf, u64 bytes, int tx)
+{
+	add_bytes(&sf->val, bytes, tx);
+	lock_xadd(&sf->events, 1);
+	return 0;
 }
 
 static __always_inline int key_equal(const struct flow_key *a, const struct flow_key *b)
@@ -234,7 +253,7 @@ static __always_inline int count_tuple(struct flow_key *key, u64 bytes, int tx)
 			key->cgroup = cgroup;
 		}
 	}
-	add_bytes(val, bytes, tx);
+	add_flow_bytes(val, bytes, tx);
 	return 0;
 }
 
@@ -476,28 +495,117 @@ static __always_inline const char *flow_current_task(void)
 
 #if defined(BCCFLOW_BACKEND_TP_BTF) && defined(OFF_task_struct_tgid)
 /*
- * The current task's tgid, and its cgroup v2 id in *cgroup: loads through
- * the task's typed pointers (the host put their offsets from BTF here),
- * one helper call instead of two, or none (flow_current_task()).
+ * The current thread's id, and its process's in *pid: loads through the
+ * task's typed pointers (the host put their offsets from BTF here), with
+ * one helper call or none (flow_current_task()).
  */
-static __always_inline u32 current_ids(u64 *cgroup)
+static __always_inline u32 current_tid(u32 *pid)
+{
+	const char *t = flow_current_task();
+
+	*pid = *(const u32 *)(t + OFF_task_struct_tgid);
+	return *(const u32 *)(t + OFF_task_struct_pid);
+}
+
+/* The current task's cgroup v2 id, as bpf_get_current_cgroup_id() reads it. */
+static __always_inline u64 current_cgroup(void)
 {
 	const char *t = flow_current_task();
 	const char *cset = *(const char *const *)(t + OFF_task_struct_cgroups);
 	const char *cgrp = *(const char *const *)(cset + OFF_css_set_dfl_cgrp);
 	const char *kn = *(const char *const *)(cgrp + OFF_cgroup_kn);
 
-	*cgroup = *(const u64 *)(kn + OFF_kernfs_node_id);
-	return *(const u32 *)(t + OFF_task_struct_tgid);
+	return *(const u64 *)(kn + OFF_kernfs_node_id);
 }
 #else
-/* The current task's tgid, and its cgroup v2 id in *cgroup. */
-static __always_inline u32 current_ids(u64 *cgroup)
+/* The current thread's id, and its process's in *pid. */
+static __always_inline u32 current_tid(u32 *pid)
 {
-	*cgroup = bpf_get_current_cgroup_id();
-	return bpf_get_current_pid_tgid() >> 32;
+	u64 id = bpf_get_current_pid_tgid();
+
+	*pid = id >> 32;
+	return (u32)id;
+}
+
+static __always_inline u64 current_cgroup(void)
+{
+	return bpf_get_current_cgroup_id();
 }
 #endif
+
+#ifdef FLOW_STAMPS
+/*
+ * An entry's stamp (struct sock_flow) says which thread last found it its
+ * own, and when: while that thread keeps its cgroup, its events need not
+ * read the cgroup again (four dependent loads, or a helper call). "When"
+ * is the task epoch, which the hooks below advance whenever a task moves
+ * to another cgroup or exits (so a thread id cannot be reused within one
+ * epoch); a stamp of an earlier epoch, or of another thread, sends the
+ * event through the full check. The host sets FLOW_STAMPS only where the
+ * kernel has these tracepoints and loads are not reordered with older
+ * loads (x86): an event reads the epoch before the cgroup, so a stamp never
+ * pairs a cgroup with an epoch that began after the task left it.
+ */
+BPF_ARRAY(task_epoch, u64, 1);
+
+/* Thread ids are below 2^22 (PID_MAX_LIMIT); the epoch fills the rest. */
+#define STAMP_TID_BITS 22
+
+static __always_inline int epoch_advance(void)
+{
+	int zero = 0;
+	u64 *e = task_epoch.lookup(&zero);
+
+	if (e)
+		lock_xadd(e, 1);
+	return 0;
+}
+
+TRACEPOINT_PROBE(cgroup, cgroup_attach_task)
+{
+	return epoch_advance();
+}
+
+TRACEPOINT_PROBE(cgroup, cgroup_transfer_tasks)
+{
+	return epoch_advance();
+}
+
+TRACEPOINT_PROBE(sched, sched_process_exit)
+{
+	return epoch_advance();
+}
+
+/* The current thread's stamp (never 0: thread 0 sends nothing), its process's id in *pid. */
+static __always_inline u64 current_stamp(u32 *pid)
+{
+	int zero = 0;
+	u64 *e = task_epoch.lookup(&zero);
+	u64 stamp = e ? (*(volatile u64 *)e << STAMP_TID_BITS) | current_tid(pid) : 0;
+
+	asm volatile("" ::: "memory");	/* the epoch before anything after it */
+	return stamp;
+}
+
+/* An event of the thread and epoch of the entry's stamp, on its open TCP socket. */
+#define SOCK_STAMPED(sf, skp, st) ((st) && (sf) && (sf)->sk == (skp) && \
+				   (sf)->flags == (SOCK_FLOW_READY | SOCK_FLOW_TCP) && \
+				   (sf)->stamp == (st))
+#else
+static __always_inline u64 current_stamp(u32 *pid)
+{
+	current_tid(pid);
+	return 0;
+}
+
+#define SOCK_STAMPED(sf, skp, st) 0
+#endif
+
+/* The current thread, as current_stamp() gives it. */
+struct who {
+	u64 stamp;
+	u32 pid;		/* its process's id (tgid) */
+};
 
 /* One send or receive, as every step of counting it needs it. */
 struct event {
@@ -506,6 +614,7 @@ struct event {
 	u32 slot1, slot2;	/* its slots (sk_slot()) */
 	u64 bytes;
 	u64 cgroup;
+	u64 stamp;		/* the thread's (current_stamp()) */
 	u32 pid;
 	u16 family;
 	u8 proto;		/* 0 where the hook does not give it */
@@ -521,21 +630,31 @@ struct event {
 				     (sf)->flags == (SOCK_FLOW_READY | SOCK_FLOW_TCP) && \
 				     (sf)->key.pid == (pid) && (sf)->key.cgroup == (cg))
 
+/* An entry of this thread (SOCK_MINE): stamped, so its next events skip the cgroup. */
+static __always_inline int own_sock(struct sock_flow *sf, u64 stamp, u64 bytes, int tx)
+{
+#ifdef FLOW_STAMPS
+	sf->stamp = stamp;
+#endif
+	return add_sock_bytes(sf, bytes, tx);
+}
+
 /*
  * A new entry for key in free slot sf (index slot), or NULL when another
  * CPU claimed the slot first (the tuple table then takes the event). The
  * host zeroed the slot before it freed it.
  */
-static __always_inline struct sock_flow *sock_new(struct sock_flow *sf, u32 slot, u64 skp,
-						  const struct flow_key *key)
+static __always_inline struct sock_flow *sock_new(struct sock_flow *sf, u32 slot,
+						  const struct event *ev, const struct flow_key *key)
 {
-	u64 owner = skp;
+	u64 owner = ev->skp;
 
 	if (sock_claims.insert(&slot, &owner))
 		return NULL;
 	__builtin_memcpy(&sf->key, key, sizeof(*key));
 	bpf_get_current_comm(sf->val.comm, sizeof(sf->val.comm));
-	sf->sk = skp;
+	sf->stamp = ev->stamp;
+	sf->sk = ev->skp;
 	/* last: readers check it first */
 	sf->flags = SOCK_FLOW_READY | (key->proto == FLOW_PROTO_TCP ? SOCK_FLOW_TCP : 0);
 	return sf;
@@ -692,24 +811,18 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
 #endif
 	FILTER_KEY
 
-	if (sock_has(sf, ev->skp) && key_equal(&sf->key, &key)) {
-		add_bytes(&sf->val, ev->bytes, ev->tx);
-		return 0;
-	}
-	if (sock_has(sf2, ev->skp) && key_equal(&sf2->key, &key)) {
-		add_bytes(&sf2->val, ev->bytes, ev->tx);
-		return 0;
-	}
+	if (sock_has(sf, ev->skp) && key_equal(&sf->key, &key))
+		return add_sock_bytes(sf, ev->bytes, ev->tx);
+	if (sock_has(sf2, ev->skp) && key_equal(&sf2->key, &key))
+		return add_sock_bytes(sf2, ev->bytes, ev->tx);
 	if (sf && !sf->sk)
-		sf = sock_new(sf, ev->slot1, ev->skp, &key);
+		sf = sock_new(sf, ev->slot1, ev, &key);
 	else if (sf2 && !sf2->sk)
-		sf = sock_new(sf2, ev->slot2, ev->skp, &key);
+		sf = sock_new(sf2, ev->slot2, ev, &key);
 	else
 		sf = NULL;
-	if (sf) {
-		add_bytes(&sf->val, ev->bytes, ev->tx);
-		return 0;
-	}
+	if (sf)
+		return add_sock_bytes(sf, ev->bytes, ev->tx);
 	return count_tuple(&key, ev->bytes, ev->tx);
 }
 
@@ -722,35 +835,36 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
  * (sk_slot()): when a socket closes and the kernel hands its memory to a
  * new one before bccflow has freed the closed entry, the new socket's
  * slots are most often others, and else it takes the second one. The
- * cgroup is the task's at each event (a helper call, no map): a process
- * moved to another cgroup counts there from its next event on.
+ * cgroup is the task's at each event: a process moved to another cgroup
+ * counts there from its next event on. An entry stamped by this thread in
+ * this task epoch (FLOW_STAMPS) skips reading it.
  */
-static __always_inline int count_sock(struct sock *sk, u16 family, u32 hash, u8 proto,
-				      u64 bytes, int tx)
+static __always_inline int count_sock(const struct who *me, struct sock *sk, u16 family,
+				      u32 hash, u8 proto, u64 bytes, int tx)
 {
-	u32 pid, slot1, slot2;
-	u64 cgroup, skp;
+	u32 pid = me->pid, slot1, slot2;
+	u64 cgroup, skp, stamp = me->stamp;
 	struct sock_flow *sf, *sf2;
 	struct event ev;
 
 	if (family != FLOW_AF_INET && family != FLOW_AF_INET6)
 		return 0;
-	pid = current_ids(&cgroup);
 	FILTER_PID
 
 	skp = sk_number(sk);
 	slot1 = sk_slot(skp, hash, 0);
 	slot2 = sk_slot(skp, hash, 1);
 	sf = socks.lookup(&slot1);
-	if (SOCK_MINE(sf, skp, pid, cgroup)) {
-		add_bytes(&sf->val, bytes, tx);
-		return 0;
-	}
+	if (SOCK_STAMPED(sf, skp, stamp))
+		return add_sock_bytes(sf, bytes, tx);
 	sf2 = socks.lookup(&slot2);
-	if (SOCK_MINE(sf2, skp, pid, cgroup)) {
-		add_bytes(&sf2->val, bytes, tx);
-		return 0;
-	}
+	if (SOCK_STAMPED(sf2, skp, stamp))
+		return add_sock_bytes(sf2, bytes, tx);
+	cgroup = current_cgroup();
+	if (SOCK_MINE(sf, skp, pid, cgroup))
+		return own_sock(sf, stamp, bytes, tx);
+	if (SOCK_MINE(sf2, skp, pid, cgroup))
+		return own_sock(sf2, stamp, bytes, tx);
 	ev.sk = sk;
 	ev.skp = skp;
 	ev.slot1 = slot1;
@@ -758,6 +872,7 @@ static __always_inline int count_sock(struct sock *sk, u16 family, u32 hash, u8 
 	ev.bytes = bytes;
 	ev.pid = pid;
 	ev.cgroup = cgroup;
+	ev.stamp = stamp;
 	ev.family = family;
 	ev.proto = proto;
 	ev.tx = tx;
@@ -767,10 +882,13 @@ static __always_inline int count_sock(struct sock *sk, u16 family, u32 hash, u8 
 /* The socket's family and hash read with a helper (sockets as numbers). */
 static __always_inline int count_bytes(struct sock *sk, u8 proto, u64 bytes, int tx)
 {
+	struct who me;
+	u16 family;
 	u32 hash;
-	u16 family = read_sk_id(sk, &hash);
 
-	return count_sock(sk, family, hash, proto, bytes, tx);
+	me.stamp = current_stamp(&me.pid);
+	family = read_sk_id(sk, &hash);
+	return count_sock(&me, sk, family, hash, proto, bytes, tx);
 }
 
 /*
@@ -900,16 +1018,21 @@ RAW_TRACEPOINT_PROBE(sock_recv_length)
  */
 static __always_inline int count_btf(const u64 *ctx, int tx)
 {
-	struct sock *sk = (struct sock *)ctx[0];
-	int ret = (int)ctx[1];
+	struct sock *sk;
+	struct who me;
 	u32 hash = 0;
+	int ret;
 
+	/* first: then no other value is live across the calls it may make */
+	me.stamp = current_stamp(&me.pid);
+	sk = (struct sock *)ctx[0];
+	ret = (int)ctx[1];
 	if (ret <= 0 || (!tx && ((int)ctx[2] & FLOW_MSG_PEEK)))
 		return 0;
 #ifdef SK_HEAD_PACKED
 	hash = *(const u32 *)((const char *)sk + 8);	/* skc_hash */
 #endif
-	return count_sock(sk, *(const u16 *)SK_FIELD(sk, skc_family), hash, 0, ret, tx);
+	return count_sock(&me, sk, *(const u16 *)SK_FIELD(sk, skc_family), hash, 0, ret, tx);
 }
 
 int tp_btf__sock_send_length(u64 *ctx)

@@ -22,14 +22,15 @@
 
 /*
  * The task fields the BTF raw tracepoint programs load directly, one helper
- * call (bpf_get_current_task_btf()) instead of two, for the current task's
- * tgid and cgroup v2 id (task->cgroups->dfl_cgrp->kn->id, as
- * bpf_get_current_cgroup_id() reads it), as (struct, member): the host
- * defines OFF_<struct>_<member> from BTF (kfeatures.c, probe_text.c).
+ * call (bpf_get_current_task_btf()) or none instead of two, for the current
+ * thread's id (pid), its process's (tgid) and its cgroup v2 id
+ * (task->cgroups->dfl_cgrp->kn->id, as bpf_get_current_cgroup_id() reads
+ * it), as (struct, member): the host defines OFF_<struct>_<member> from BTF
+ * (kfeatures.c, probe_text.c).
  */
 #define FLOW_TASK_FIELDS(X) \
-	X(task_struct, tgid) X(task_struct, cgroups) X(css_set, dfl_cgrp) X(cgroup, kn) \
-	X(kernfs_node, id)
+	X(task_struct, pid) X(task_struct, tgid) X(task_struct, cgroups) X(css_set, dfl_cgrp) \
+	X(cgroup, kn) X(kernfs_node, id)
 
 /*
  * Kernel functions (kfuncs) the probe calls, as (name, marker): BCC emits
@@ -49,6 +50,13 @@
 #define FLOW_CURRENT_FIELDS(X) X(task_struct, se) X(sched_entity, cfs_rq) X(cfs_rq, rq)
 #define FLOW_CURRENT_PERCPU(X) X(current_task) X(runqueues)
 #define FLOW_CURRENT_CAST "rcuwait"
+
+/*
+ * The tracepoints that advance the task epoch (flow.bpf.c, FLOW_STAMPS), as
+ * (category, event): a task moved to another cgroup, a task exiting.
+ */
+#define FLOW_EPOCH_TRACEPOINTS(X) \
+	X(cgroup, cgroup_attach_task) X(cgroup, cgroup_transfer_tasks) X(sched, sched_process_exit)
 
 /* Address families as Linux numbers them (ABI), for probe texts without socket headers. */
 #define FLOW_AF_INET 2
@@ -108,19 +116,26 @@ struct sock_flow {
 	__u64 sk;		/* the socket's number (flow.bpf.c, sk_number()); 0: a free slot */
 	__u32 flags;
 	__u32 pad;
+	/*
+	 * The thread that last found this entry its own (its pid and cgroup
+	 * those of key), and the task epoch then (flow.bpf.c, FLOW_STAMPS):
+	 * while both hold, its events need not read its cgroup. 0: none.
+	 */
+	__u64 stamp;
+	__u64 events;		/* events counted here: cumulative, as the bytes */
 	struct flow_val val;
 	struct flow_key key;
-	__u8 pad2[24];
+	__u8 pad2[8];
 };
 
 /*
- * What an event on its own socket reads and adds to (sk, flags, the byte
- * counters, key.pid and key.cgroup) lies in an entry's first 64 bytes, and
- * entries are 128 bytes in a page-aligned array (a mappable one), so such an
- * event touches one cache line of the table, not two or three.
+ * What an event on its own socket reads and adds to (sk, flags, stamp, the
+ * byte and event counters) lies in an entry's first 64 bytes, and entries
+ * are 128 bytes in a page-aligned array (a mappable one), so such an event
+ * touches one cache line of the table, not two.
  */
 _Static_assert(sizeof(struct sock_flow) == 128, "sock_flow: two cache lines");
-_Static_assert(__builtin_offsetof(struct sock_flow, key.cgroup) + 8 <= 64,
+_Static_assert(__builtin_offsetof(struct sock_flow, val.tx_bytes) + 8 <= 64,
 	       "sock_flow: what the fast path reads in its first cache line");
 
 #define SOCK_FLOW_CLOSED 1
@@ -161,7 +176,7 @@ struct cgroup_dir {
 
 /* Per-CPU counters in the "stats" array. */
 enum flow_stat {
-	STAT_EVENTS = 0,	/* events counted into the flow table */
+	STAT_EVENTS = 0,	/* events counted in the flows table (socket entries count theirs) */
 	STAT_DROPPED,		/* events lost because the flow table was full */
 	STAT_DROPPED_BYTES,	/* their bytes */
 	STAT_MARKS_LOST,	/* close marks that did not fit: flows not evicted */

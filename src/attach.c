@@ -33,6 +33,7 @@ static char *prepare(const struct options *o, const char *src, const struct kfea
 		.task_offsets = f->task_offsets_ok ? f->task_offsets : NULL,
 		.current_facts = direct && f->current_ok ? f->current_facts : NULL,
 		.have_tp_cgroup_dirs = f->tp_cgroup_dirs,
+		.stamps = f->stamps_ok,
 		.filter = o,
 	};
 	char err[512];

@@ -75,9 +75,16 @@ static int read_flows(struct collector *c, const struct map_ops *ops)
 	return 0;
 }
 
+/* The entry's events since last read, into the interval's count. */
+static void fold_events(struct sock_entry *s, const struct sock_flow *v, struct interval *iv)
+{
+	iv->events += v->events >= s->events_seen ? v->events - s->events_seen : v->events;
+	s->events_seen = v->events;
+}
+
 /* Folds one socket entry into its flow; evicts it once closed and idle. */
 static int fold_sock(struct collector *c, const struct map_ops *ops, __u64 sk,
-		     const struct sock_flow *v)
+		     const struct sock_flow *v, struct interval *iv)
 {
 	struct sock_entry *s = socktab_get(&c->socks, sk);
 	struct flow_entry *e = s ? flowtab_get(&c->tab, &v->key) : NULL;
@@ -89,13 +96,14 @@ static int fold_sock(struct collector *c, const struct map_ops *ops, __u64 sk,
 	if (!e)
 		return -ENOMEM;
 	known = s->mark && !memcmp(&s->key, &v->key, sizeof(v->key));
-	if (!known)
-		s->rx_seen = s->tx_seen = 0;	/* a new entry for this address */
+	if (!known)	/* a new entry for this address */
+		s->rx_seen = s->tx_seen = s->events_seen = 0;
 	s->key = v->key;
 	s->mark = c->sock_mark;
 	rx = s->rx_seen;
 	tx = s->tx_seen;
 	flowtab_fold(e, &v->val, &s->rx_seen, &s->tx_seen);
+	fold_events(s, v, iv);
 	if ((v->flags & SOCK_FLOW_CLOSED) && v->key.proto == FLOW_PROTO_UDP) {
 		struct flow_key end;
 
@@ -111,15 +119,16 @@ static int fold_sock(struct collector *c, const struct map_ops *ops, __u64 sk,
 	}
 	/* closed and idle for a whole interval: the delete returns the last counts */
 	err = ops->evict_sock(ops->ctx, sk, &last);
-	if (err == 0)
+	if (err == 0) {
 		flowtab_fold(e, &last.val, &s->rx_seen, &s->tx_seen);
-	else if (err != -ENOENT)
+		fold_events(s, &last, iv);
+	} else if (err != -ENOENT)
 		return err;
 	s->mark = 0;
 	return 0;
 }
 
-static int read_socks(struct collector *c, const struct map_ops *ops)
+static int read_socks(struct collector *c, const struct map_ops *ops, struct interval *iv)
 {
 	const __u64 *keys;
 	const struct sock_flow *vals;
@@ -132,7 +141,7 @@ static int read_socks(struct collector *c, const struct map_ops *ops)
 		return (int)n;
 	c->sock_mark++;
 	for (ssize_t i = 0; i < n; i++) {
-		int err = fold_sock(c, ops, keys[i], &vals[i]);
+		int err = fold_sock(c, ops, keys[i], &vals[i], iv);
 
 		if (err)
 			return err;
@@ -204,7 +213,7 @@ static int read_stats(struct collector *c, const struct map_ops *ops, struct int
 
 	if (err)
 		return err;
-	iv->events = now[STAT_EVENTS] - c->stats_prev[STAT_EVENTS];
+	iv->events += now[STAT_EVENTS] - c->stats_prev[STAT_EVENTS];	/* the flows table's */
 	iv->dropped = now[STAT_DROPPED] - c->stats_prev[STAT_DROPPED];
 	iv->dropped_bytes = now[STAT_DROPPED_BYTES] - c->stats_prev[STAT_DROPPED_BYTES];
 	iv->marks_lost = now[STAT_MARKS_LOST] - c->stats_prev[STAT_MARKS_LOST];
@@ -248,7 +257,7 @@ int collect_interval(struct collector *c, const struct map_ops *ops, struct inte
 	/* marks first: every flow that closed before it was marked is in the snapshot */
 	err = read_closed(c, ops);
 	if (!err)
-		err = read_socks(c, ops);
+		err = read_socks(c, ops, iv);
 	if (!err)
 		err = read_flows(c, ops);
 	if (!err)

@@ -43,7 +43,8 @@ struct interval {
 	size_t nrows;
 	struct flow_entry **rows;	/* active flows, busiest first */
 	__u64 rx_bytes, tx_bytes;	/* sums over rows */
-	__u64 events, dropped, dropped_bytes;	/* stats deltas */
+	__u64 events;			/* counted: socket entries' and the stats' deltas */
+	__u64 dropped, dropped_bytes;	/* stats deltas */
 	__u64 marks_lost;			/* close marks that did not fit */
 	size_t tracked;			/* flows in the table after eviction */
 	__u64 collect_us;		/* time spent reading and aggregating the maps */

@@ -217,6 +217,7 @@ static void copy_slot(struct sock_flow *to, struct sock_flow *from)
 	memcpy(to, from, sizeof(*to));
 	to->val.rx_bytes = __atomic_load_n(&from->val.rx_bytes, __ATOMIC_RELAXED);
 	to->val.tx_bytes = __atomic_load_n(&from->val.tx_bytes, __ATOMIC_RELAXED);
+	to->events = __atomic_load_n(&from->events, __ATOMIC_RELAXED);
 	to->flags = __atomic_load_n(&from->flags, __ATOMIC_ACQUIRE);
 }
 

@@ -2,7 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <linux/bpf.h>
+#include <linux/types.h>
 
+#include "../probes/flow.h"
 #include "hook_name.h"
 
 static const struct {
@@ -42,8 +44,11 @@ int hook_attach_type(const struct hook *h)
 
 bool hook_counts_bytes(const struct hook *h)
 {
+#define EPOCH_TP_NAME(cat, ev) #cat ":" #ev,
 	static const char *const support[] = { "sock:inet_sock_set_state", "cgroup:cgroup_mkdir",
-					       "cgroup:cgroup_rmdir" };
+					       "cgroup:cgroup_rmdir",
+					       FLOW_EPOCH_TRACEPOINTS(EPOCH_TP_NAME) };
+#undef EPOCH_TP_NAME
 
 	if (h->kind == HOOK_CGROUP_SOCK_ADDR || h->kind == HOOK_CGROUP_SOCK)
 		return false;

@@ -162,6 +162,24 @@ static bool release_before(int major, int minor)
 	return ma < major || (ma == major && mi < minor);
 }
 
+/*
+ * Loads are not reordered with older loads (x86's memory model): the
+ * premise of the probe's stamps (flow.bpf.c, FLOW_STAMPS).
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define LOADS_ORDERED true
+#else
+#define LOADS_ORDERED false
+#endif
+
+/* Every tracepoint that advances the probe's task epoch exists. */
+static bool epoch_tracepoints(const char *tracefs)
+{
+#define EPOCH_TP_EXISTS(cat, ev) && exists("%s/events/" #cat "/%s/id", tracefs, #ev)
+	return *tracefs FLOW_EPOCH_TRACEPOINTS(EPOCH_TP_EXISTS);
+#undef EPOCH_TP_EXISTS
+}
+
 void features_detect(struct kfeatures *f)
 {
 	int n;
@@ -182,6 +200,7 @@ void features_detect(struct kfeatures *f)
 	f->tp_cgroup_dirs = *f->tracefs &&
 			    tp_has_field(f->tracefs, "cgroup/cgroup_mkdir", "field:u64 id;") &&
 			    tp_has_field(f->tracefs, "cgroup/cgroup_rmdir", "field:u64 id;");
+	f->stamps_ok = LOADS_ORDERED && epoch_tracepoints(f->tracefs);
 	if (cgroup2_mount_find("/proc/self/mountinfo", f->cgroup2, sizeof(f->cgroup2),
 			       f->cgroup2_why, sizeof(f->cgroup2_why)))
 		f->cgroup2[0] = '\0';

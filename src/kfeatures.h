@@ -67,6 +67,7 @@ struct kfeatures {
 	bool current_ok;		/* every current fact and bpf_rdonly_cast was found */
 	long current_facts[CURRENT_NFACTS];
 	bool tp_cgroup_dirs;		/* cgroup:cgroup_{mk,rm}dir with a 64-bit id (5.5+) */
+	bool stamps_ok;			/* FLOW_EPOCH_TRACEPOINTS exist, loads are ordered */
 	char cgroup2[PATH_MAX];		/* the cgroup2 mount, for cgroup hooks and paths; "" if none */
 	char cgroup2_why[256];		/* why cgroup2 is "" */
 };

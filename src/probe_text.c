@@ -305,6 +305,8 @@ static void add_defines(FILE *out, const struct probe_config *cfg)
 		fprintf(out, "#define OFF_net_ns_inum %ld\n", cfg->net_inum_off);
 	if (cfg->have_tp_cgroup_dirs)
 		fprintf(out, "#define HAVE_TP_CGROUP_DIRS 1\n");
+	if (cfg->stamps)
+		fprintf(out, "#define FLOW_STAMPS 1\n");
 	if (cfg->recvmsg_has_nonblock)
 		fprintf(out, "#define TCP_RECVMSG_HAS_NONBLOCK 1\n"
 			     "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM5(ctx)\n");

@@ -39,6 +39,7 @@ struct probe_config {
 	const long *current_facts;
 	/* the cgroup:cgroup_{mk,rm}dir tracepoints have a 64-bit id */
 	bool have_tp_cgroup_dirs;
+	bool stamps;			/* FLOW_STAMPS (kfeatures.h, stamps_ok) */
 };
 
 /*

@@ -16,7 +16,7 @@
 struct sock_entry {
 	__u64 sk;			/* the kernel entry's key: its slot */
 	struct flow_key key;		/* its flow, fixed while the entry lives */
-	__u64 rx_seen, tx_seen;
+	__u64 rx_seen, tx_seen, events_seen;
 	unsigned long mark;		/* interval it was last read in */
 	bool used;			/* its slot is taken (struct hashtab) */
 };

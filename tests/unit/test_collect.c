@@ -965,7 +965,7 @@ static struct {
 	struct sock_flow vals[FAKE_SOCKS];
 	size_t n;
 	__u64 late_sk;		/* gets late_rx more bytes between snapshot and delete */
-	__u64 late_rx;
+	__u64 late_rx, late_events;
 	int evict_err;
 	__u64 evicted[FAKE_CALLS];
 	size_t nevicted;
@@ -999,8 +999,10 @@ static int fake_evict_sock(void *ctx, __u64 sk, struct sock_flow *last)
 	if (i < 0)
 		return -ENOENT;
 	*last = fs.vals[i];
-	if (sk == fs.late_sk)
+	if (sk == fs.late_sk) {
 		last->val.rx_bytes += fs.late_rx;
+		last->events += fs.late_events;
+	}
 	fs.keys[i] = fs.keys[fs.n - 1];
 	fs.vals[i] = fs.vals[fs.n - 1];
 	fs.n--;
@@ -1139,6 +1141,40 @@ static void test_sock_entry_deltas_and_totals(void **state)
 	assert_row(&iv, &a, 500, 60, 1500, 260);
 	assert_int_equal(iv.tracked, 1);
 	assert_int_equal(coll.socks.t.count, 1);
+}
+
+/* Socket entries count their own events: each interval adds their deltas to the stats' count. */
+static void test_sock_events_join_the_stats_count(void **state)
+{
+	const __u64 sk = 0xffff888001000400ULL, sk2 = 0xffff888001000c00ULL;
+	struct flow_key a = key4(100, 40000), b = key4(300, 50000);
+	struct interval iv;
+
+	(void)state;
+	fk.stats[STAT_EVENTS] = 5;	/* the flows table's */
+	fs_set(sk, &a, 100, 0, 0);
+	fs.vals[fs_find(sk)].events = 7;
+	sock_interval(&iv);
+	assert_int_equal(iv.events, 12);
+
+	fs_set(sk, &a, 130, 0, SOCK_FLOW_CLOSED);
+	fs.vals[fs_find(sk)].events = 10;
+	fs_set(sk2, &b, 1, 0, 0);	/* a new entry counts from zero */
+	fs.vals[fs_find(sk2)].events = 1;
+	sock_interval(&iv);
+	assert_int_equal(iv.events, 4);
+
+	fs.late_sk = sk;	/* evicted: the delete's last count is folded too */
+	fs.late_rx = 2;
+	fs.late_events = 1;
+	fk.stats[STAT_EVENTS] = 6;
+	sock_interval(&iv);
+	assert_int_equal(fs.nevicted, 1);
+	assert_int_equal(iv.events, 2);
+	fs_set(sk, &b, 4, 0, 0);	/* the slot taken by another flow: counted from zero */
+	fs.vals[fs_find(sk)].events = 3;
+	sock_interval(&iv);
+	assert_int_equal(iv.events, 3);
 }
 
 static void test_sock_closed_evicted_after_two_equal_reads(void **state)
@@ -1426,6 +1462,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TS(test_sock_entry_deltas_and_totals),
+		TS(test_sock_events_join_the_stats_count),
 		T(test_udp_peer_flow_evicted_when_idle),
 		TS(test_udp_released_socket_evicts_its_peers),
 		TS(test_sock_closed_evicted_after_two_equal_reads),

@@ -33,6 +33,12 @@ static void test_every_kind(void **state)
 	assert_string_equal(h.target, "sock_recv_length");
 	assert_int_equal(hook_prog_type(h.kind), 26);	/* BPF_PROG_TYPE_TRACING */
 	assert_true(hook_counts_bytes(&h));
+	/* the task epoch's tracepoints only support counting */
+	h = parsed("tracepoint__sched__sched_process_exit");
+	assert_string_equal(h.target, "sched:sched_process_exit");
+	assert_false(hook_counts_bytes(&h));
+	h = parsed("tracepoint__cgroup__cgroup_attach_task");
+	assert_false(hook_counts_bytes(&h));
 	h = parsed("kprobe__tcp_sendmsg");
 	assert_int_equal(h.kind, HOOK_KPROBE);
 	assert_string_equal(h.target, "tcp_sendmsg");

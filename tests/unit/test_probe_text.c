@@ -231,6 +231,24 @@ static void test_defines_fentry_new_kernel(void **state)
 	free(text);
 }
 
+/* Entry stamps where the host allows them (kfeatures.c, stamps_ok), for every backend. */
+static void test_defines_stamps(void **state)
+{
+	struct probe_config cfg = config(BACKEND_KPROBE, 0, NULL);
+	char *text;
+
+	(void)state;
+	text = prepare_real(&cfg);
+	assert_not_contains(text, "#define FLOW_STAMPS");
+	free(text);
+	cfg.stamps = true;
+	text = prepare_real(&cfg);
+	assert_contains(text, "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM4(ctx)\n");
+	assert_int_equal(count_of(text, "#define FLOW_STAMPS 1\n"), 1);
+	assert_true(strstr(text, "#define FLOW_STAMPS 1\n") < strstr(text, "SPDX"));
+	free(text);
+}
+
 /* What finds the current task without a helper: tp-btf only, in flow.h's order. */
 static void test_defines_current_task_facts(void **state)
 {
@@ -687,7 +705,7 @@ static void test_task_filters_run_before_the_socket_lookup(void **state)
 	/* a socket's entry must not let another thread's name or cgroup through */
 	comm = strstr(text, "bpf_get_current_comm(c_, sizeof(c_))");
 	cg = strstr(text, "\tif (cgroup_filter.check_current_task(0) != 1)");
-	lookup = strstr(text, "if (SOCK_MINE(sf, skp, pid, cgroup)) {");	/* in count_sock() */
+	lookup = strstr(text, "if (SOCK_STAMPED(sf, skp, stamp))");	/* in count_sock() */
 	key = strstr(text, "\tif (bccflow_key_excluded(&key)) { return 0; }");
 	assert_non_null(comm);
 	assert_non_null(cg);
@@ -774,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_key_filter_needs_placeholder),
 		cmocka_unit_test(test_real_no_pids_removes_placeholder),
 		cmocka_unit_test(test_real_one_pid),
+		cmocka_unit_test(test_defines_stamps),
 		cmocka_unit_test(test_real_three_pids),
 		cmocka_unit_test(test_real_include_replaced_by_header),
 		cmocka_unit_test(test_real_rest_of_text_preserved),
