@@ -16,8 +16,9 @@
  * allows it, what finds the current task without a helper (flow.h,
  * FLOW_CURRENT_FIELDS); OFF_net_ns_inum when the kernel has BTF; and
  * HAVE_TP_CGROUP_DIRS when that tracepoint has a 64-bit id; FLOW_STAMPS
- * where entries may skip the cgroup read), and BCCFLOW_COUNT_TCP and/or
- * BCCFLOW_COUNT_UDP for what --proto counts.
+ * where entries may skip the cgroup read; FLOW_TASK_FILTER when the task
+ * filter has code), and BCCFLOW_COUNT_TCP and/or BCCFLOW_COUNT_UDP for what
+ * --proto counts.
  *
  * Exactness rules, for every backend:
  *  - count what the socket layer returned (bytes accepted / delivered),
@@ -493,18 +494,28 @@ static __always_inline const char *flow_current_task(void)
 }
 #endif
 
+/* The current thread, as who_am_i() finds it. */
+struct who {
+	u64 stamp;		/* 0 without FLOW_STAMPS */
+	u32 pid;		/* its process's id (tgid), where it comes with the thread's */
+};
+
 #if defined(BCCFLOW_BACKEND_TP_BTF) && defined(OFF_task_struct_tgid)
 /*
- * The current thread's id, and its process's in *pid: loads through the
- * task's typed pointers (the host put their offsets from BTF here), with
- * one helper call or none (flow_current_task()).
+ * The current thread's id: a load through the task's typed pointer (the
+ * host put the offsets from BTF here), after one helper call or none
+ * (flow_current_task()).
  */
-static __always_inline u32 current_tid(u32 *pid)
+static __always_inline u32 current_tid(struct who *me)
 {
-	const char *t = flow_current_task();
+	me->pid = 0;	/* who_pid() reads it where needed: not on the fast path */
+	return *(const u32 *)(flow_current_task() + OFF_task_struct_pid);
+}
 
-	*pid = *(const u32 *)(t + OFF_task_struct_tgid);
-	return *(const u32 *)(t + OFF_task_struct_pid);
+/* The current process's id (tgid). */
+static __always_inline u32 who_pid(const struct who *me)
+{
+	return *(const u32 *)(flow_current_task() + OFF_task_struct_tgid);
 }
 
 /* The current task's cgroup v2 id, as bpf_get_current_cgroup_id() reads it. */
@@ -518,13 +529,18 @@ static __always_inline u64 current_cgroup(void)
 	return *(const u64 *)(kn + OFF_kernfs_node_id);
 }
 #else
-/* The current thread's id, and its process's in *pid. */
-static __always_inline u32 current_tid(u32 *pid)
+/* The current thread's id, and its process's in me->pid: one helper call. */
+static __always_inline u32 current_tid(struct who *me)
 {
 	u64 id = bpf_get_current_pid_tgid();
 
-	*pid = id >> 32;
+	me->pid = id >> 32;
 	return (u32)id;
+}
+
+static __always_inline u32 who_pid(const struct who *me)
+{
+	return me->pid;
 }
 
 static __always_inline u64 current_cgroup(void)
@@ -576,15 +592,14 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 	return epoch_advance();
 }
 
-/* The current thread's stamp (never 0: thread 0 sends nothing), its process's id in *pid. */
-static __always_inline u64 current_stamp(u32 *pid)
+/* The current thread's stamp (never 0: thread 0 sends nothing). */
+static __always_inline void who_am_i(struct who *me)
 {
 	int zero = 0;
 	u64 *e = task_epoch.lookup(&zero);
-	u64 stamp = e ? (*(volatile u64 *)e << STAMP_TID_BITS) | current_tid(pid) : 0;
 
+	me->stamp = e ? (*(volatile u64 *)e << STAMP_TID_BITS) | current_tid(me) : 0;
 	asm volatile("" ::: "memory");	/* the epoch before anything after it */
-	return stamp;
 }
 
 /* An event of the thread and epoch of the entry's stamp, on its open TCP socket. */
@@ -592,20 +607,14 @@ static __always_inline u64 current_stamp(u32 *pid)
 				   (sf)->flags == (SOCK_FLOW_READY | SOCK_FLOW_TCP) && \
 				   (sf)->stamp == (st))
 #else
-static __always_inline u64 current_stamp(u32 *pid)
+static __always_inline void who_am_i(struct who *me)
 {
-	current_tid(pid);
-	return 0;
+	current_tid(me);
+	me->stamp = 0;
 }
 
 #define SOCK_STAMPED(sf, skp, st) 0
 #endif
-
-/* The current thread, as current_stamp() gives it. */
-struct who {
-	u64 stamp;
-	u32 pid;		/* its process's id (tgid) */
-};
 
 /* One send or receive, as every step of counting it needs it. */
 struct event {
@@ -614,7 +623,7 @@ struct event {
 	u32 slot1, slot2;	/* its slots (sk_slot()) */
 	u64 bytes;
 	u64 cgroup;
-	u64 stamp;		/* the thread's (current_stamp()) */
+	u64 stamp;		/* the thread's (struct who) */
 	u32 pid;
 	u16 family;
 	u8 proto;		/* 0 where the hook does not give it */
@@ -842,13 +851,16 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
 static __always_inline int count_sock(const struct who *me, struct sock *sk, u16 family,
 				      u32 hash, u8 proto, u64 bytes, int tx)
 {
-	u32 pid = me->pid, slot1, slot2;
+	u32 pid = 0, slot1, slot2;
 	u64 cgroup, skp, stamp = me->stamp;
 	struct sock_flow *sf, *sf2;
 	struct event ev;
 
 	if (family != FLOW_AF_INET && family != FLOW_AF_INET6)
 		return 0;
+#ifdef FLOW_TASK_FILTER
+	pid = who_pid(me);	/* the filter below needs it on every event */
+#endif
 	FILTER_PID
 
 	skp = sk_number(sk);
@@ -860,6 +872,7 @@ static __always_inline int count_sock(const struct who *me, struct sock *sk, u16
 	sf2 = socks.lookup(&slot2);
 	if (SOCK_STAMPED(sf2, skp, stamp))
 		return add_sock_bytes(sf2, bytes, tx);
+	pid = who_pid(me);
 	cgroup = current_cgroup();
 	if (SOCK_MINE(sf, skp, pid, cgroup))
 		return own_sock(sf, stamp, bytes, tx);
@@ -886,7 +899,7 @@ static __always_inline int count_bytes(struct sock *sk, u8 proto, u64 bytes, int
 	u16 family;
 	u32 hash;
 
-	me.stamp = current_stamp(&me.pid);
+	who_am_i(&me);
 	family = read_sk_id(sk, &hash);
 	return count_sock(&me, sk, family, hash, proto, bytes, tx);
 }
@@ -1018,14 +1031,17 @@ RAW_TRACEPOINT_PROBE(sock_recv_length)
  */
 static __always_inline int count_btf(const u64 *ctx, int tx)
 {
-	struct sock *sk;
+	struct sock *sk = (struct sock *)ctx[0];
+	u16 family = *(const u16 *)SK_FIELD(sk, skc_family);
 	struct who me;
 	u32 hash = 0;
 	int ret;
 
-	/* first: then no other value is live across the calls it may make */
-	me.stamp = current_stamp(&me.pid);
-	sk = (struct sock *)ctx[0];
+	if (family != FLOW_AF_INET && family != FLOW_AF_INET6)
+		return 0;	/* unix, netlink: before anything else */
+	/* then the thread, before the other reads: nothing else is live across its calls */
+	who_am_i(&me);
+	sk = (struct sock *)ctx[0];	/* read again (who_am_i()'s barrier) */
 	ret = (int)ctx[1];
 	if (ret <= 0 || (!tx && ((int)ctx[2] & FLOW_MSG_PEEK)))
 		return 0;

@@ -312,6 +312,8 @@ static void add_defines(FILE *out, const struct probe_config *cfg)
 			     "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM5(ctx)\n");
 	else
 		fprintf(out, "#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM4(ctx)\n");
+	if (task_filter_wanted(cfg))	/* the task filter has code: the probe reads the pid first */
+		fprintf(out, "#define FLOW_TASK_FILTER 1\n");
 }
 
 /* The prepared text, or NULL with err set; found[] counts the placeholders. */

@@ -77,13 +77,18 @@ class Workloads(E2ETest):
             return
         # a process still inside (a failed test) goes back to ours first
         back = os.path.join(cgroup2_root(), own_cgroup().lstrip("/"), "cgroup.procs")
-        with open(os.path.join(d, "cgroup.procs")) as f:
-            for pid in f.read().split():
-                try:
-                    with open(back, "w") as b:
-                        b.write(pid)
-                except OSError:
-                    pass
+        try:
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                ids = f.read().split()
+        except OSError:  # a threaded cgroup lists its threads only; a thread's id moves its process
+            with open(os.path.join(d, "cgroup.threads")) as f:
+                ids = f.read().split()
+        for pid in ids:
+            try:
+                with open(back, "w") as b:
+                    b.write(pid)
+            except OSError:
+                pass
         os.rmdir(d)
 
     def move(self, pid, cg_dir):
@@ -219,6 +224,37 @@ class Workloads(E2ETest):
         self.assertEqual(self.sums(recs, w["pid"], "cgroup", "container"), {
             ("/bccflow-e2e.slice/one.service", "one.service"): [5005, 5005],
             ("/bccflow-e2e.slice/two.service", "two.service"): [2002, 2002],
+        })
+        self.assertIntervalsAddUp(recs)
+
+    def test_threads_in_two_cgroups_on_one_socket_count_in_each(self):
+        """Two threads of one process in two threaded cgroups take turns on
+        one socket: each one's bytes count in its own cgroup (a socket
+        entry's stamp names a thread, not only its process)."""
+        rel = "/bccflow-e2e-threads.slice"
+        dom = self.cgroup(rel)
+        sub = {t: self.cgroup("%s/%s" % (rel, t)) for t in ("a", "b")}
+        for d in sub.values():
+            with open(os.path.join(d, "cgroup.type"), "w") as f:
+                f.write("threaded")
+        m = Monitor("1")
+        p = subprocess.Popen([sys.executable, WORKLOADS, "threads", "1001", "2002", "5"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.wait, 30)
+        self.addCleanup(p.kill)
+        ids = json.loads(p.stdout.readline())
+        self.move(p.pid, dom)
+        for t, d in sub.items():
+            with open(os.path.join(d, "cgroup.threads"), "w") as f:
+                f.write(str(ids[t]))
+        p.stdin.write("\n")
+        p.stdin.flush()
+        self.assertEqual(json.loads(p.stdout.readline()), {"received": 15015})
+        self.finish(p)
+        time.sleep(1.5)
+        recs = self.stopped(m)
+        self.assertEqual(self.sums(recs, ids["pid"], "cgroup"), {
+            (rel,): [15015, 0], (rel + "/a",): [0, 5005], (rel + "/b",): [0, 10010],
         })
         self.assertIntervalsAddUp(recs)
 

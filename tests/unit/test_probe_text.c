@@ -80,6 +80,8 @@ static size_t count_of(const char *hay, const char *needle)
 	"#define BCCFLOW_COUNT_TCP 1\n"                                  \
 	"#define BCCFLOW_COUNT_UDP 1\n"                                  \
 	"#define TCP_RECVMSG_FLAGS(ctx) PT_REGS_PARM4(ctx)\n"
+/* The same with a task filter: the probe reads the pid before it */
+#define TP_DEFINES_TASK TP_DEFINES "#define FLOW_TASK_FILTER 1\n"
 
 /* The task filter's call, and its function with one condition. */
 #define TASK_CALL "if (bccflow_task_excluded(pid)) { return 0; }"
@@ -101,6 +103,7 @@ static void test_real_no_pids_removes_placeholder(void **state)
 	assert_contains(text, "\n#define FILTER_PID\n");
 	assert_not_contains(text, "bccflow_task_excluded");
 	assert_not_contains(text, "pid !=");
+	assert_not_contains(text, "#define FLOW_TASK_FILTER");	/* the pid off the fast path */
 	free(text);
 }
 
@@ -116,6 +119,9 @@ static void test_real_one_pid(void **state)
 	assert_contains(text, "\n\t" TASK_CALL "\n");
 	assert_contains(text, "\tif (pid != 42)\n\t\treturn 1;\n");
 	assert_not_contains(text, "&& pid");
+	/* the probe reads the pid before the filter's call */
+	assert_int_equal(count_of(text, "#define FLOW_TASK_FILTER 1\n"), 1);
+	assert_true(strstr(text, "#define FLOW_TASK_FILTER 1\n") < strstr(text, "SPDX"));
 	free(text);
 }
 
@@ -328,7 +334,7 @@ static void test_exact_small_text(void **state)
 
 	(void)state;
 	assert_non_null(text);
-	assert_string_equal(text, TP_DEFINES "a\nHEADER\n" TASK_FN("pid != 5") "b " TASK_CALL " c\n");
+	assert_string_equal(text, TP_DEFINES_TASK "a\nHEADER\n" TASK_FN("pid != 5") "b " TASK_CALL " c\n");
 	free(text);
 }
 
@@ -341,7 +347,7 @@ static void test_placeholder_everywhere_replaced(void **state)
 
 	(void)state;
 	assert_non_null(text);
-	assert_string_equal(text, TP_DEFINES "H\n" TASK_FN("pid != 7 && pid != 8")
+	assert_string_equal(text, TP_DEFINES_TASK "H\n" TASK_FN("pid != 7 && pid != 8")
 			    "(" TASK_CALL ");" TASK_CALL);
 	free(text);
 }
@@ -356,7 +362,7 @@ static void test_longer_identifiers_left_alone(void **state)
 
 	(void)state;
 	assert_true(asprintf(&src, "#include \"flow.h\"\n%s\nFILTER_PID\n", idents) > 0);
-	assert_true(asprintf(&want, TP_DEFINES "H\n" TASK_FN("pid != 9") "%s\n" TASK_CALL "\n",
+	assert_true(asprintf(&want, TP_DEFINES_TASK "H\n" TASK_FN("pid != 9") "%s\n" TASK_CALL "\n",
 			     idents) > 0);
 	text = prepare(src, "H", &cfg);
 	assert_non_null(text);
@@ -375,7 +381,7 @@ static void test_placeholder_on_directive_left_alone(void **state)
 
 	(void)state;
 	assert_non_null(text);
-	assert_string_equal(text, TP_DEFINES "H\n" TASK_FN("pid != 4")
+	assert_string_equal(text, TP_DEFINES_TASK "H\n" TASK_FN("pid != 4")
 			    "#define FILTER_PID\n  #  define FILTER_KEY x\n" TASK_CALL "\n");
 	free(text);
 	/* a definition alone is no placeholder */
@@ -412,7 +418,7 @@ static void test_placeholder_in_header_not_replaced(void **state)
 
 	(void)state;
 	assert_non_null(text);
-	assert_string_equal(text, TP_DEFINES "/* FILTER_PID */\n" TASK_FN("pid != 3") TASK_CALL "\n");
+	assert_string_equal(text, TP_DEFINES_TASK "/* FILTER_PID */\n" TASK_FN("pid != 3") TASK_CALL "\n");
 	free(text);
 }
 
