@@ -839,7 +839,7 @@ static __always_inline int count_slow(const struct event *ev, struct sock_flow *
  * Every event. First one read of the socket (family and hash): sockets of
  * other families (unix, netlink) leave there, before anything else. A
  * process's own open TCP socket then costs two array lookups at most and
- * an atomic add. UDP events always read the socket further (count_slow()):
+ * two atomic adds. UDP events always read the socket further (count_slow()):
  * each datagram may have its own peer. Each socket has two slots
  * (sk_slot()): when a socket closes and the kernel hands its memory to a
  * new one before bccflow has freed the closed entry, the new socket's
