@@ -597,8 +597,9 @@ static __always_inline void who_am_i(struct who *me)
 {
 	int zero = 0;
 	u64 *e = task_epoch.lookup(&zero);
+	u32 tid = current_tid(me);	/* on every path: it also sets me->pid */
 
-	me->stamp = e ? (*(volatile u64 *)e << STAMP_TID_BITS) | current_tid(me) : 0;
+	me->stamp = e ? (*(volatile u64 *)e << STAMP_TID_BITS) | tid : 0;
 	asm volatile("" ::: "memory");	/* the epoch before anything after it */
 }
 
