@@ -75,13 +75,6 @@ static int read_flows(struct collector *c, const struct map_ops *ops)
 	return 0;
 }
 
-/* The entry's events since last read, into the interval's count. */
-static void fold_events(struct sock_entry *s, const struct sock_flow *v, struct interval *iv)
-{
-	iv->events += v->events >= s->events_seen ? v->events - s->events_seen : v->events;
-	s->events_seen = v->events;
-}
-
 /* Folds one socket entry into its flow; evicts it once closed and idle. */
 static int fold_sock(struct collector *c, const struct map_ops *ops, __u64 sk,
 		     const struct sock_flow *v, struct interval *iv)
@@ -103,7 +96,7 @@ static int fold_sock(struct collector *c, const struct map_ops *ops, __u64 sk,
 	rx = s->rx_seen;
 	tx = s->tx_seen;
 	flowtab_fold(e, &v->val, &s->rx_seen, &s->tx_seen);
-	fold_events(s, v, iv);
+	iv->events += counter_delta(v->events, &s->events_seen);
 	if ((v->flags & SOCK_FLOW_CLOSED) && v->key.proto == FLOW_PROTO_UDP) {
 		struct flow_key end;
 
@@ -121,7 +114,7 @@ static int fold_sock(struct collector *c, const struct map_ops *ops, __u64 sk,
 	err = ops->evict_sock(ops->ctx, sk, &last);
 	if (err == 0) {
 		flowtab_fold(e, &last.val, &s->rx_seen, &s->tx_seen);
-		fold_events(s, &last, iv);
+		iv->events += counter_delta(last.events, &s->events_seen);
 	} else if (err != -ENOENT)
 		return err;
 	s->mark = 0;

@@ -76,19 +76,24 @@ struct flow_entry *flowtab_get(struct flowtab *t, const struct flow_key *k)
 	return hashtab_get(&t->t, k);
 }
 
+__u64 counter_delta(__u64 now, __u64 *seen)
+{
+	__u64 d = now >= *seen ? now - *seen : now;
+
+	*seen = now;
+	return d;
+}
+
 void flowtab_fold(struct flow_entry *e, const struct flow_val *v, __u64 *rx_seen,
 		  __u64 *tx_seen)
 {
-	/* a counter below what we saw means the kernel entry was re-created */
-	__u64 rx = v->rx_bytes >= *rx_seen ? v->rx_bytes - *rx_seen : v->rx_bytes;
-	__u64 tx = v->tx_bytes >= *tx_seen ? v->tx_bytes - *tx_seen : v->tx_bytes;
+	__u64 rx = counter_delta(v->rx_bytes, rx_seen);
+	__u64 tx = counter_delta(v->tx_bytes, tx_seen);
 
 	e->rx_delta += rx;
 	e->tx_delta += tx;
 	e->rx_total += rx;
 	e->tx_total += tx;
-	*rx_seen = v->rx_bytes;
-	*tx_seen = v->tx_bytes;
 	memcpy(e->comm, v->comm, sizeof(e->comm));
 	e->comm[FLOW_COMM_LEN - 1] = '\0';
 }

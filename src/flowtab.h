@@ -37,6 +37,11 @@ struct flow_entry *flowtab_find(const struct flowtab *t, const struct flow_key *
 /* Finds or adds; NULL only when out of memory. */
 struct flow_entry *flowtab_get(struct flowtab *t, const struct flow_key *k);
 /*
+ * What a kernel counter added since *seen, which becomes now: all of now when
+ * it is below *seen (the kernel entry was re-created).
+ */
+__u64 counter_delta(__u64 now, __u64 *seen);
+/*
  * Folds one kernel entry's cumulative reading into e's delta and totals;
  * *rx_seen and *tx_seen hold that entry's previous reading.
  */
