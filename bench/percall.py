@@ -48,7 +48,11 @@ PROFILES = {
     # rounds: blocks per monitor; reps: runs of each workload per block (the
     # cheapest counts); dur: seconds per run; bpf_dur: seconds per run with
     # the kernel's BPF statistics on
-    "full": dict(rounds=11, reps=2, dur=0.5, bpf_dur=0.3),
+    # full: four runs, not two: a run other load hit is still the cheaper of
+    # two often enough to widen the ratios' spread (2026-12-06-percall-stamps,
+    # bccflow / empty on the 1 B stream: one run 0.79-1.76, the cheaper of two
+    # 1.10-1.55)
+    "full": dict(rounds=11, reps=4, dur=0.5, bpf_dur=0.3),
     "quick": dict(rounds=9, reps=1, dur=0.3, bpf_dur=0.2),
 }
 # the per-call programs, by name part: BPF keeps 15 characters of a name
