@@ -577,6 +577,7 @@ static __always_inline int epoch_advance(void)
 	return 0;
 }
 
+/* FLOW_EPOCH_TRACEPOINTS, one by one: BCC cannot expand the list into probes */
 TRACEPOINT_PROBE(cgroup, cgroup_attach_task)
 {
 	return epoch_advance();

@@ -255,6 +255,30 @@ static void test_defines_stamps(void **state)
 	free(text);
 }
 
+/*
+ * The probe advances the task epoch on every tracepoint of flow.h's list,
+ * which the host checks for and names: BCC's rewriter cannot make
+ * TRACEPOINT_PROBEs from the list itself (it puts each struct inside the
+ * macro's arguments), so the probe names them again and this keeps both
+ * the same.
+ */
+static void test_epoch_tracepoints_in_probe(void **state)
+{
+#define EPOCH_TP_PROBE(category, event) "TRACEPOINT_PROBE(" #category ", " #event ")",
+	static const char *const probes[] = { FLOW_EPOCH_TRACEPOINTS(EPOCH_TP_PROBE) };
+#undef EPOCH_TP_PROBE
+	const char *epoch = strstr(bccflow_probe_source, "#ifdef FLOW_STAMPS");
+
+	(void)state;
+	assert_non_null(epoch);
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		assert_int_equal(count_of(bccflow_probe_source, probes[i]), 1);
+		assert_true(strstr(bccflow_probe_source, probes[i]) > epoch);
+	}
+	assert_int_equal(count_of(bccflow_probe_source, "return epoch_advance();"),
+			 sizeof(probes) / sizeof(probes[0]));
+}
+
 /* What finds the current task without a helper: tp-btf only, in flow.h's order. */
 static void test_defines_current_task_facts(void **state)
 {
@@ -799,6 +823,7 @@ int main(void)
 		cmocka_unit_test(test_real_no_pids_removes_placeholder),
 		cmocka_unit_test(test_real_one_pid),
 		cmocka_unit_test(test_defines_stamps),
+		cmocka_unit_test(test_epoch_tracepoints_in_probe),
 		cmocka_unit_test(test_real_three_pids),
 		cmocka_unit_test(test_real_include_replaced_by_header),
 		cmocka_unit_test(test_real_rest_of_text_preserved),
