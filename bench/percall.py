@@ -10,7 +10,7 @@ to round, and a block with no monitor comes before each of them and after
 the last: an empty program on the two raw tracepoints bccflow uses (the
 floor any tool there pays); the article's design (the reference tool);
 bccflow. A block runs every workload (1-byte stream, 64-byte stream,
-64-byte ping-pong, a unix-socket stream) `reps` times (the median run
+64-byte ping-pong, a unix-socket stream) `reps` times (the cheapest run
 counts), then, under a monitor, with the kernel's BPF statistics on, once
 more to read each program's run time. A monitor's added cost per call in a
 round is its CPU per call minus the mean of the no-monitor blocks on both
@@ -44,18 +44,14 @@ SLACK = 0.1   # the upper quartile of the per-round ratios may exceed a target b
 NOISE_MAX = 0.03
 STAT = "cpu_ns_per_call"  # the verdict's statistic: trafficgen's mean (getrusage)
 ALT_STAT = "p10_ns_per_call"  # shown beside it: 10th percentile of ~10 ms slices
-# A block's figure is the median of its runs. Not the cheapest: on this VM
-# the ping-pong, which keeps its CPU busy, had runs 5-9% cheaper than any
-# other block's (both ends ran 0.5 s of CPU in 0.5 s of wall time and
-# managed more calls: the host, not the monitor, decides such a run).
-BLOCK_STAT = statistics.median
 PROFILES = {
     # rounds: blocks per monitor; reps: runs of each workload per block (the
-    # median counts); dur: seconds per run; bpf_dur: seconds per run with
+    # cheapest counts); dur: seconds per run; bpf_dur: seconds per run with
     # the kernel's BPF statistics on
-    # full: four runs, so that one run off either way (BLOCK_STAT) does not
-    # move the block; with one run, bccflow / empty on the 1 B stream spread
-    # 0.79-1.76 (2026-12-06-percall-stamps), with two 1.10-1.55
+    # full: four runs, not two: a run other load hit is still the cheaper of
+    # two often enough to widen the ratios' spread (2026-12-06-percall-stamps,
+    # bccflow / empty on the 1 B stream: one run 0.79-1.76, the cheaper of two
+    # 1.10-1.55)
     "full": dict(rounds=11, reps=4, dur=0.5, bpf_dur=0.3),
     "quick": dict(rounds=9, reps=1, dur=0.3, bpf_dur=0.2),
 }
@@ -220,13 +216,14 @@ def quartiles(v):
     return q[0], statistics.median(v), q[2]
 
 
-def per_block(res, stat, agg=BLOCK_STAT):
-    """{(workload, block): (round, monitor, agg of the stat of the block's runs)}."""
-    acc = {}
+def per_block(res, stat):
+    """{(workload, block): (round, monitor, cheapest stat of the block)}."""
+    out = {}
     for x in res["runs"]:
         k = (x["workload"], x["block"])
-        acc.setdefault(k, (x["round"], x["monitor"], []))[2].append(x["tg"][stat])
-    return {k: (r, m, agg(v)) for k, (r, m, v) in acc.items()}
+        v = x["tg"][stat]
+        out[k] = (x["round"], x["monitor"], min(v, out[k][2]) if k in out else v)
+    return out
 
 
 def per_round(res, stat):
@@ -237,9 +234,9 @@ def per_round(res, stat):
     return {k: {r: statistics.mean(v) for r, v in d.items()} for k, d in acc.items()}
 
 
-def added(res, stat, agg=BLOCK_STAT):
+def added(res, stat):
     """{(workload, monitor): {round: CPU per call over the no-monitor blocks around it}}."""
-    pb = per_block(res, stat, agg)
+    pb = per_block(res, stat)
     out = {}
     for (w, b), (r, m, v) in pb.items():
         before, after = pb.get((w, b - 1)), pb.get((w, b + 1))
@@ -302,7 +299,7 @@ def render(path):
     env, P = res["env"], res["params"]
     names = [m["name"] for m in res["monitors"]]  # "none" first
     bccs = [n for n in names if n.startswith("bccflow")]
-    add, add_alt, add_min = added(res, STAT), added(res, ALT_STAT), added(res, STAT, min)
+    add, add_alt = added(res, STAT), added(res, ALT_STAT)
     base = per_round(res, STAT)
     bpf = bpf_summary(res)
     L = []
@@ -310,7 +307,7 @@ def render(path):
     L.append("")
     L.append("Commit %s%s, bccflow `--attach %s`%s, kernel %s, %s CPUs; profile %s: %d rounds, "
              "each monitor one block per round in a rotated order with a no-monitor block on "
-             "both sides, %d run(s) of %.1f s per workload per block (the median counts), "
+             "both sides, %d run(s) of %.1f s per workload per block (the cheapest counts), "
              "then one %.1f s run per workload with BPF statistics on. Took %s s. Load "
              "average %s at the start, %s at the end; CPU pressure %s → %s." %
              (env.get("git_commit"), " (dirty)" if env.get("git_dirty") else "", env["attach"],
@@ -357,19 +354,15 @@ def render(path):
                  (LABELS[w], fmt_q(ra, 2), "≤ %.2f" % ta if ta else "–", verdict(ra, ta),
                   fmt_q(re_, 2), "≤ %.1f" % te if te else "–", verdict(re_, te)))
     L.append("")
-    L.append("The same ratios, not the verdict, from the 10th-percentile slice statistic "
-             "(less sensitive to bursts of other load) and from each block's cheapest run "
-             "(the rule before 2026-12-06's last run):")
+    L.append("The same ratios from the 10th-percentile slice statistic (less sensitive to "
+             "bursts of other load; not the verdict):")
     L.append("")
-    L.append("| workload | p10: bccflow / article | bccflow / empty | cheapest: bccflow / article "
-             "| bccflow / empty |")
-    L.append("|---|---|---|---|---|")
+    L.append("| workload | bccflow / article | bccflow / empty |")
+    L.append("|---|---|---|")
     for w, _ in WORKLOADS:
-        L.append("| %s | %s | %s | %s | %s |" % (
-            LABELS[w], fmt_q(ratios(add_alt, w, "bccflow", "article"), 2),
-            fmt_q(ratios(add_alt, w, "bccflow", "empty"), 2),
-            fmt_q(ratios(add_min, w, "bccflow", "article"), 2),
-            fmt_q(ratios(add_min, w, "bccflow", "empty"), 2)))
+        L.append("| %s | %s | %s |" % (LABELS[w],
+                                       fmt_q(ratios(add_alt, w, "bccflow", "article"), 2),
+                                       fmt_q(ratios(add_alt, w, "bccflow", "empty"), 2)))
     L.append("")
     L.append("## Added CPU per call")
     L.append("")
