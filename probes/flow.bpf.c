@@ -874,7 +874,9 @@ static __always_inline int count_sock(const struct who *me, struct sock *sk, u16
 	sf2 = socks.lookup(&slot2);
 	if (SOCK_STAMPED(sf2, skp, stamp))
 		return add_sock_bytes(sf2, bytes, tx);
-	pid = who_pid(me);
+#ifndef FLOW_TASK_FILTER
+	pid = who_pid(me);	/* else read above */
+#endif
 	cgroup = current_cgroup();
 	if (SOCK_MINE(sf, skp, pid, cgroup))
 		return own_sock(sf, stamp, bytes, tx);
