@@ -267,16 +267,16 @@ static void test_epoch_tracepoints_in_probe(void **state)
 #define EPOCH_TP_PROBE(category, event) "TRACEPOINT_PROBE(" #category ", " #event ")",
 	static const char *const probes[] = { FLOW_EPOCH_TRACEPOINTS(EPOCH_TP_PROBE) };
 #undef EPOCH_TP_PROBE
+	const size_t n = sizeof(probes) / sizeof(probes[0]);
 	const char *epoch = strstr(bccflow_probe_source, "#ifdef FLOW_STAMPS");
 
 	(void)state;
 	assert_non_null(epoch);
-	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		assert_int_equal(count_of(bccflow_probe_source, probes[i]), 1);
 		assert_true(strstr(bccflow_probe_source, probes[i]) > epoch);
 	}
-	assert_int_equal(count_of(bccflow_probe_source, "return epoch_advance();"),
-			 sizeof(probes) / sizeof(probes[0]));
+	assert_int_equal(count_of(bccflow_probe_source, "return epoch_advance();"), n);
 }
 
 /* What finds the current task without a helper: tp-btf only, in flow.h's order. */
