@@ -208,7 +208,7 @@ class BpfStats:
 class Run:
     """One monitor process under monwrap, with its timestamped events."""
 
-    def __init__(self, mon, copy=None):
+    def __init__(self, mon, copy=None, env=None):
         argv = [tool("monwrap"), "-c", str(MON_CPU)]
         for m in mon.markers:
             argv += ["-m", m]
@@ -219,7 +219,8 @@ class Run:
         self.events, self.pid, self.t_exec, self.exit = [], None, None, None
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                     text=True, errors="replace", start_new_session=True)
+                                     text=True, errors="replace", start_new_session=True,
+                                     env=dict(os.environ, **env) if env else None)
         children.append(self)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()

@@ -5,18 +5,23 @@
   sudo bench/percall.py run --bccflow BIN [--quick] [--compare LABEL=BIN ...]
   bench/percall.py report results/<date>-percall.json   # renders the .md again
 
-In each round every monitor gets one block, in an order rotated from round
-to round, and a block with no monitor comes before each of them and after
-the last: an empty program on the two raw tracepoints bccflow uses (the
-floor any tool there pays); the article's design (the reference tool);
-bccflow. A block runs every workload (1-byte stream, 64-byte stream,
-64-byte ping-pong, a unix-socket stream) `reps` times (the cheapest run
-counts), then, under a monitor, with the kernel's BPF statistics on, once
-more to read each program's run time. A monitor's added cost per call in a
-round is its CPU per call minus the mean of the no-monitor blocks on both
-sides of it; the ratios are formed per round, and their median and
-quartiles over the rounds are reported against the targets. Reuses
-bench.py's monitors, pinning and trafficgen runner.
+Every monitor runs for the whole benchmark, started under bench/divert.c
+(LD_PRELOAD), which hands the programs it would attach to the two per-call
+tracepoints to this script (switchboard.py); they are attached only for
+that monitor's runs. The monitors: an empty program on the two raw
+tracepoints bccflow uses (the floor any tool there pays); the article's
+design (the reference tool); bccflow. In each round, for each workload
+(1-byte stream, 64-byte stream, 64-byte ping-pong, a unix-socket stream),
+a run with no monitor comes first, then `reps` times each monitor in an
+order rotated from round to round, each followed by a run with no monitor.
+A monitor's added cost per call in a round is the median over its runs of
+its CPU per call minus the mean of the no-monitor runs on both sides; the
+ratios are formed per round, and their median and quartiles over the
+rounds are reported against the targets. Then each monitor runs every
+workload once more with the kernel's BPF statistics on, for each
+program's run time. Reuses bench.py's monitors, pinning and trafficgen
+runner. Results of the earlier method (one block per monitor and round,
+the monitor started for it) still render with `report`.
 """
 import argparse
 import datetime
@@ -30,6 +35,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench as B  # noqa: E402
+import switchboard  # noqa: E402
 
 # (workload, family): trafficgen ignores the family of X2 (a unix socket pair)
 WORKLOADS = [("W0", 4), ("W2", 4), ("W1", 4), ("X2", 4)]
@@ -45,15 +51,14 @@ NOISE_MAX = 0.03
 STAT = "cpu_ns_per_call"  # the verdict's statistic: trafficgen's mean (getrusage)
 ALT_STAT = "p10_ns_per_call"  # shown beside it: 10th percentile of ~10 ms slices
 PROFILES = {
-    # rounds: blocks per monitor; reps: runs of each workload per block (the
-    # cheapest counts); dur: seconds per run; bpf_dur: seconds per run with
-    # the kernel's BPF statistics on
-    # full: four runs, not two: a run other load hit is still the cheaper of
-    # two often enough to widen the ratios' spread (2026-12-06-percall-stamps,
-    # bccflow / empty on the 1 B stream: one run 0.79-1.76, the cheaper of two
-    # 1.10-1.55)
-    "full": dict(rounds=11, reps=4, dur=0.5, bpf_dur=0.3),
-    "quick": dict(rounds=9, reps=1, dur=0.3, bpf_dur=0.2),
+    # rounds: rounds of the benchmark; reps: runs of each monitor per round,
+    # by workload; dur: seconds per run; bpf_dur: seconds per run with the
+    # kernel's BPF statistics on. The ping-pong gets twice the runs: its
+    # calls cost twice as much, so a monitor adds half the share to them,
+    # and a run moves as much (2026-12-07: no-monitor runs 4,060-4,200 ns
+    # a call, with bursts to 5,000)
+    "full": dict(rounds=11, reps=dict(W0=4, W2=4, W1=8, X2=4), dur=0.5, bpf_dur=0.3),
+    "quick": dict(rounds=9, reps=dict(W0=1, W2=1, W1=2, X2=1), dur=0.3, bpf_dur=0.2),
 }
 # the per-call programs, by name part: BPF keeps 15 characters of a name
 HOOK_PROGS = ("sock_send_lengt", "sock_recv_lengt")
@@ -87,19 +92,24 @@ def prog_names(ids):
         return {}
 
 
-def bpf_runs(P, run, res, r, name):
+def bpf_runs(P, sb, res, r, name):
     """Each workload once with the kernel's BPF statistics on: ns per program run."""
     try:
         st = B.BpfStats()
     except OSError as e:
         B.log("bpf_stats unavailable: %s" % e)
         return
+    ids = sb.prog_ids(name)
+    names = prog_names(ids)
+
+    def stats():
+        return {k: v for k, v in B.bpf_prog_stats(os.getpid()).items() if k in ids}
     try:
-        names = prog_names(set(B.bpf_prog_stats(run.pid)))
+        sb.on(name)
         for w, fam in WORKLOADS:
-            p0 = B.bpf_prog_stats(run.pid)
+            p0 = stats()
             tg = B.trafficgen(w, fam, P["bpf_dur"])
-            p1 = B.bpf_prog_stats(run.pid)
+            p1 = stats()
             progs = {}
             for k, (rt, cnt) in p1.items():
                 d = (rt - p0.get(k, (0, 0))[0], cnt - p0.get(k, (0, 0))[1])
@@ -108,42 +118,75 @@ def bpf_runs(P, run, res, r, name):
             res["bpf"].append(dict(round=r, monitor=name, workload=w, calls=tg["calls"],
                                    progs=progs))
     finally:
+        sb.off(name)
         st.close()
 
 
-def block(P, res, r, b, name, mon):
-    run = None
-    if mon:
-        run = B.Run(mon)
-        if not run.wait_events(mon.start, 1, 180):
-            ex = run.stop(timeout=15)
-            res["failures"].append(dict(round=r, monitor=name, exit=ex,
+def start_monitors(mons, sb, res):
+    """Every monitor, running with its per-call programs handed to sb: {name: bench.Run}."""
+    runs = {}
+    for name, mon in mons:
+        run = B.Run(mon, env=sb.env(B.tool("divert.so")))
+        runs[name] = run
+        got = sb.take(name, len(HOOK_PROGS), 180, lambda: run.exit is None)
+        started = run.wait_events(mon.start, 1, 180)
+        if len(got) != len(HOOK_PROGS) or not started:
+            res["failures"].append(dict(round=-1, monitor=name, exit=run.exit,
                                         stderr=run.stderr_tail()))
-            B.log("%s did not start: %s" % (name, run.stderr_tail()))
-            return
-        time.sleep(0.3)
-    own = set(B.bpf_prog_stats(run.pid)) if run else set()
-    f0 = B.foreign_progs(own)
-    for _ in range(15):  # the last monitor's programs go a moment after it exits
-        if not f0 or run:
-            break
-        time.sleep(0.2)
-        f0 = B.foreign_progs(own)
-    f1 = []
+            raise RuntimeError("%s did not hand over its %d per-call programs (got %d%s): %s" %
+                               (name, len(HOOK_PROGS), len(got),
+                                "" if started else ", and did not start",
+                                "; ".join(sb.errors) or run.stderr_tail()))
+        B.log("%s: running, its programs %s attached only for its runs" %
+              (name, ", ".join("%s %s" % (p.kind, p.target) for p in got)))
+    return runs
+
+
+def own_progs(sb, runs):
+    """Ids of the programs the monitors hold or handed over."""
+    own = set()
+    for name, run in runs.items():
+        own |= set(B.bpf_prog_stats(run.pid)) | sb.prog_ids(name)
+    return own
+
+
+def reps_of(P, w):
+    """Runs of each monitor per round on workload w (one number for all, before 2026-12-07)."""
+    return P["reps"][w] if isinstance(P["reps"], dict) else P["reps"]
+
+
+def one_run(P, res, sb, r, b, name, w, fam, rep):
+    """One run of workload w with name's programs attached (none: nothing)."""
+    if name != "none":
+        sb.on(name)
     try:
-        for rep in range(P["reps"]):
-            for w, fam in WORKLOADS:
-                tg = B.trafficgen(w, fam, P["dur"])
-                res["runs"].append(dict(round=r, block=b, monitor=name, workload=w, rep=rep,
-                                        tg=tg))
-        if run:
-            bpf_runs(P, run, res, r, name)
-        f1 = B.foreign_progs(own)  # before the stop: a stopped monitor's programs linger
+        tg = B.trafficgen(w, fam, P["dur"])
     finally:
-        if run:
-            run.stop(timeout=60)
+        if name != "none":
+            sb.off(name)
+    res["runs"].append(dict(round=r, block=b, monitor=name, workload=w, rep=rep, tg=tg))
+
+
+def run_round(P, res, sb, runs, r, order, blk):
+    """Per workload: a run with no monitor, then reps times each monitor and no monitor."""
+    for name in order:
+        if runs[name].exit is not None:
+            raise RuntimeError("%s ended: %s" % (name, runs[name].stderr_tail()))
+    own = own_progs(sb, runs)
+    f0 = B.foreign_progs(own)
+    for w, fam in WORKLOADS:
+        one_run(P, res, sb, r, blk[w], "none", w, fam, 0)
+        for rep in range(reps_of(P, w)):
+            for name in order:
+                one_run(P, res, sb, r, blk[w] + 1, name, w, fam, rep)
+                one_run(P, res, sb, r, blk[w] + 2, "none", w, fam, rep)
+                blk[w] += 2
+        blk[w] += 1
+    for name in order:
+        bpf_runs(P, sb, res, r, name)
+    f1 = B.foreign_progs(own)
     if f0 or f1:
-        res["foreign"].append(dict(round=r, monitor=name, progs=sorted(set(f0) | set(f1))))
+        res["foreign"].append(dict(round=r, monitor="any", progs=sorted(set(f0) | set(f1))))
 
 
 def run_percall(args):
@@ -173,8 +216,8 @@ def run_percall(args):
     env["git_dirty"] = bool(subprocess.run(
         ["git", "-C", B.ROOT, "status", "--porcelain", "--", "src", "probes"],
         capture_output=True, text=True).stdout.strip())
-    res = dict(profile="quick" if args.quick else "full", params=P, env=env,
-               monitors=[dict(name="none", argv=None)] +
+    res = dict(profile="quick" if args.quick else "full", params=dict(P, method="switched"),
+               env=env, monitors=[dict(name="none", argv=None)] +
                [dict(name=n, argv=m.argv) for n, m in mons],
                compare=compare, runs=[], bpf=[], foreign=[], failures=[], order=[])
     t0 = time.time()
@@ -182,19 +225,20 @@ def run_percall(args):
     def handler(sig, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, handler)
+    sb = switchboard.Switchboard()
+    runs = {}
     try:
-        b = 0
+        runs = start_monitors(mons, sb, res)
+        blk = {w: 0 for w, _ in WORKLOADS}
         for r in range(P["rounds"]):
-            order = B.rotate(mons, r)
-            res["order"].append([n for n, _ in order])
-            for name, mon in order:
-                B.log("round %d/%d: no monitor, then %s" % (r + 1, P["rounds"], name))
-                block(P, res, r, b, "none", None)
-                block(P, res, r, b + 1, name, mon)
-                b += 2
-            block(P, res, r, b, "none", None)
-            b += 1
+            order = [n for n, _ in B.rotate(mons, r)]
+            res["order"].append(order)
+            B.log("round %d/%d: %s" % (r + 1, P["rounds"], ", ".join(order)))
+            run_round(P, res, sb, runs, r, order, blk)
     finally:
+        sb.close()
+        for run in runs.values():
+            run.stop(timeout=60)
         B.cleanup()
         env.update(loadavg_end=B.loadavg(), cpu_pressure_end=B.cpu_pressure(),
                    duration_s=round(time.time() - t0, 1))
@@ -235,15 +279,17 @@ def per_round(res, stat):
 
 
 def added(res, stat):
-    """{(workload, monitor): {round: CPU per call over the no-monitor blocks around it}}."""
+    """{(workload, monitor): {round: CPU per call over the no-monitor blocks around it}}:
+    with several blocks of a monitor in a round (switched runs), their median, as a
+    burst of other load that hits one run (or the run before or after) is common."""
     pb = per_block(res, stat)
-    out = {}
+    acc = {}
     for (w, b), (r, m, v) in pb.items():
         before, after = pb.get((w, b - 1)), pb.get((w, b + 1))
         if m == "none" or not before or not after:
             continue
-        out.setdefault((w, m), {})[r] = v - (before[2] + after[2]) / 2
-    return out
+        acc.setdefault((w, m), {}).setdefault(r, []).append(v - (before[2] + after[2]) / 2)
+    return {k: {r: statistics.median(v) for r, v in d.items()} for k, d in acc.items()}
 
 
 def ratios(add, w, num, den):
@@ -305,14 +351,25 @@ def render(path):
     L = []
     L.append("# Per-call cost, one run (%s)" % env.get("started", "?"))
     L.append("")
+    switched = P.get("method") == "switched"
+    if switched:
+        how = ("every monitor running throughout, its per-call programs attached by the "
+               "benchmark only for its own runs (bench/divert.c); per round and workload, a "
+               "run without a monitor, then each monitor in a rotated order, each followed by "
+               "a run without, %s times over, %.1f s a run; a monitor's added cost in a round "
+               "is the median over its runs of its CPU per call minus the mean of the runs "
+               "before and after it" %
+               (", ".join("%s %d" % (w, reps_of(P, w)) for w, _ in WORKLOADS), P["dur"]))
+    else:
+        how = ("each monitor one block per round in a rotated order with a no-monitor block "
+               "on both sides, %d run(s) of %.1f s per workload per block (the cheapest "
+               "counts)" % (P["reps"], P["dur"]))
     L.append("Commit %s%s, bccflow `--attach %s`%s, kernel %s, %s CPUs; profile %s: %d rounds, "
-             "each monitor one block per round in a rotated order with a no-monitor block on "
-             "both sides, %d run(s) of %.1f s per workload per block (the cheapest counts), "
-             "then one %.1f s run per workload with BPF statistics on. Took %s s. Load "
-             "average %s at the start, %s at the end; CPU pressure %s → %s." %
+             "%s, then one %.1f s run per workload and monitor with BPF statistics on. Took %s "
+             "s. Load average %s at the start, %s at the end; CPU pressure %s → %s." %
              (env.get("git_commit"), " (dirty)" if env.get("git_dirty") else "", env["attach"],
               " `--max-flows %d`" % env["max_flows"] if env.get("max_flows") else "",
-              env["kernel"], env["cpus"], res["profile"], P["rounds"], P["reps"], P["dur"],
+              env["kernel"], env["cpus"], res["profile"], P["rounds"], how,
               P["bpf_dur"], env.get("duration_s"), env["loadavg_start"],
               env.get("loadavg_end"), env.get("cpu_pressure_start"),
               env.get("cpu_pressure_end")))
@@ -327,8 +384,9 @@ def render(path):
                  (len(res["foreign"]), sorted({p for x in res["foreign"] for p in x["progs"]})))
     nz = noise(res, STAT)
     L.append("")
-    L.append("Spread of the blocks without a monitor (interquartile range over median): %s." %
-             ", ".join("%s %.1f%%" % (LABELS[w], 100 * f) for w, f in nz.items()))
+    L.append("Spread of the %s without a monitor (interquartile range over median): %s." %
+             ("runs" if switched else "blocks",
+              ", ".join("%s %.1f%%" % (LABELS[w], 100 * f) for w, f in nz.items())))
     if any(f > NOISE_MAX for f in nz.values()):
         L.append("")
         L.append("**Noisy host: the per-call figures and their ratios are not to be trusted.** "
@@ -366,18 +424,19 @@ def render(path):
     L.append("")
     L.append("## Added CPU per call")
     L.append("")
-    L.append("ns per send/recv call over the mean of the no-monitor blocks before and after: "
-             "median (interquartile range) of trafficgen's mean CPU per call (getrusage), and the "
+    L.append("ns per send/recv call over the mean of the no-monitor %s before and after, per "
+             "round: median (interquartile range) over the rounds of trafficgen's mean CPU per "
+             "call (getrusage), and the "
              "median of the 10th-percentile slice statistic beside it. BPF: the per-call "
              "programs' run time per run from the kernel's statistics (median over rounds), "
-             "and runs per call.")
+             "and runs per call." % ("runs" if switched else "blocks"))
     L.append("")
     L.append("| workload | monitor | added ns/call | (p10 slices) | BPF ns/run | runs/call |")
     L.append("|---|---|---|---|---|---|")
     for w, _ in WORKLOADS:
         nb = list(base.get((w, "none"), {}).values())
-        L.append("| %s | none | %s ns/call absolute (mean of the round's blocks) | | | |" %
-                 (LABELS[w], fmt_q(nb)))
+        L.append("| %s | none | %s ns/call absolute (mean of the round's %s) | | | |" %
+                 (LABELS[w], fmt_q(nb), "runs" if switched else "blocks"))
         for m in names[1:]:
             b = bpf.get((w, m))
             alt = list(add_alt.get((w, m), {}).values())
@@ -399,8 +458,10 @@ def render(path):
                           fmt_q(ratios(add, w, m, "bccflow"), 2)))
     L.append("")
     if res["order"]:
-        L.append("Order of the monitors, round 1: %s (rotated by one each round; a block "
-                 "with no monitor before each and after the last)." % ", ".join(res["order"][0]))
+        L.append("Order of the monitors, round 1: %s (rotated by one each round; %s)." %
+                 (", ".join(res["order"][0]), "a run with no monitor before each and after the "
+                  "last" if switched else "a block with no monitor before each and after the "
+                  "last"))
     md = os.path.splitext(path)[0] + ".md"
     with open(md, "w") as f:
         f.write("\n".join(L) + "\n")

@@ -49,6 +49,8 @@ mkdir -p "$BENCH_BUILD"
 for t in trafficgen popgen monwrap; do
 	cc -std=c11 -O2 -Wall -Wextra -o "$BENCH_BUILD/$t" "$here/$t.c"
 done
+# the per-call benchmark's LD_PRELOAD shim (divert.c)
+cc -std=c11 -O2 -Wall -Wextra -shared -fPIC -o "$BENCH_BUILD/divert.so" "$here/divert.c" -ldl
 
 # the reference tool's bcc module lives in Debian's python, not in a pyenv one
 if [ -n "$percall" ]; then
