@@ -497,36 +497,19 @@ static __always_inline const char *flow_current_task(void)
 /* The current thread, as who_am_i() finds it. */
 struct who {
 	u64 stamp;		/* 0 without FLOW_STAMPS */
-	u64 thread;		/* current_thread() */
 	u32 pid;		/* its process's id (tgid), where it comes with the thread's */
 };
 
 #if defined(BCCFLOW_BACKEND_TP_BTF) && defined(OFF_task_struct_tgid)
 /*
- * The current thread as its kernel stack, read from nowhere: the program's
- * own stack frame lies on it, so the frame's address over 16 KiB (x86-64's
- * smallest THREAD_SIZE; stacks are aligned to it) names the stack. Its low
- * 32 bits (the stamp's) are unique: stacks are vmalloc'ed, lowest address
- * first, and two live ones would have to lie a multiple of 64 TiB apart.
- * A frame on another stack (an interrupt's) is caught where a stamp is made
- * (stamp_checked()).
+ * The current thread's id: a load through the task's typed pointer (the
+ * host put the offsets from BTF here), after one helper call or none
+ * (flow_current_task()).
  */
-#define STACK_SHIFT 14
-
-static __always_inline u64 current_thread(struct who *me)
+static __always_inline u32 current_tid(struct who *me)
 {
-	u64 mark = 0;
-
 	me->pid = 0;	/* who_pid() reads it where needed: not on the fast path */
-	return sk_addr(&mark) >> STACK_SHIFT;
-}
-
-/* The stamp of me, if its frame is on the current task's own stack; else 0. */
-static __always_inline u64 stamp_checked(const struct who *me)
-{
-	u64 stack = *(const u64 *)(flow_current_task() + OFF_task_struct_stack);
-
-	return stack >> STACK_SHIFT == me->thread ? me->stamp : 0;
+	return *(const u32 *)(flow_current_task() + OFF_task_struct_pid);
 }
 
 /* The current process's id (tgid). */
@@ -547,17 +530,12 @@ static __always_inline u64 current_cgroup(void)
 }
 #else
 /* The current thread's id, and its process's in me->pid: one helper call. */
-static __always_inline u64 current_thread(struct who *me)
+static __always_inline u32 current_tid(struct who *me)
 {
 	u64 id = bpf_get_current_pid_tgid();
 
 	me->pid = id >> 32;
 	return (u32)id;
-}
-
-static __always_inline u64 stamp_checked(const struct who *me)
-{
-	return me->stamp;	/* the helper's thread id is always the task's */
 }
 
 static __always_inline u32 who_pid(const struct who *me)
@@ -577,9 +555,8 @@ static __always_inline u64 current_cgroup(void)
  * own, and when: while that thread keeps its cgroup, its events need not
  * read the cgroup again (four dependent loads, or a helper call). "When"
  * is the task epoch, which the hooks below advance whenever a task moves
- * to another cgroup or exits (so neither a thread id nor a kernel stack
- * passes to another thread within one epoch: a stack is freed after its
- * task's exit); a stamp of an earlier epoch, or of another thread, sends the
+ * to another cgroup or exits (so a thread id cannot be reused within one
+ * epoch); a stamp of an earlier epoch, or of another thread, sends the
  * event through the full check. The host sets FLOW_STAMPS only where the
  * kernel has these tracepoints and loads are not reordered with older
  * loads (x86): an event reads the epoch before the cgroup, so a stamp never
@@ -587,8 +564,8 @@ static __always_inline u64 current_cgroup(void)
  */
 BPF_ARRAY(task_epoch, u64, 1);
 
-/* A stamp: the epoch in the high 32 bits, the thread (current_thread()) in the low. */
-#define STAMP_THREAD_BITS 32
+/* Thread ids are below 2^22 (PID_MAX_LIMIT); the epoch fills the rest. */
+#define STAMP_TID_BITS 22
 
 static __always_inline int epoch_advance(void)
 {
@@ -616,14 +593,14 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 	return epoch_advance();
 }
 
-/* The current thread's stamp (never 0: thread 0 sends nothing, stacks are not at 0). */
+/* The current thread's stamp (never 0: thread 0 sends nothing). */
 static __always_inline void who_am_i(struct who *me)
 {
 	int zero = 0;
 	u64 *e = task_epoch.lookup(&zero);
+	u32 tid = current_tid(me);	/* on every path: it also sets me->pid */
 
-	me->thread = current_thread(me);	/* on every path: it also sets me->pid */
-	me->stamp = e ? (*(volatile u64 *)e << STAMP_THREAD_BITS) | (u32)me->thread : 0;
+	me->stamp = e ? (*(volatile u64 *)e << STAMP_TID_BITS) | tid : 0;
 	asm volatile("" ::: "memory");	/* the epoch before anything after it */
 }
 
@@ -634,7 +611,7 @@ static __always_inline void who_am_i(struct who *me)
 #else
 static __always_inline void who_am_i(struct who *me)
 {
-	me->thread = current_thread(me);
+	current_tid(me);
 	me->stamp = 0;
 }
 
@@ -901,7 +878,6 @@ static __always_inline int count_sock(const struct who *me, struct sock *sk, u16
 	pid = who_pid(me);	/* else read above */
 #endif
 	cgroup = current_cgroup();
-	stamp = stamp_checked(me);	/* what this event may stamp an entry with */
 	if (SOCK_MINE(sf, skp, pid, cgroup))
 		return own_sock(sf, stamp, bytes, tx);
 	if (SOCK_MINE(sf2, skp, pid, cgroup))

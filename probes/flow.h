@@ -23,14 +23,14 @@
 /*
  * The task fields the BTF raw tracepoint programs load directly, one helper
  * call (bpf_get_current_task_btf()) or none instead of two, for the current
- * process's id (tgid), its cgroup v2 id (task->cgroups->dfl_cgrp->kn->id,
- * as bpf_get_current_cgroup_id() reads it) and its kernel stack (the
- * thread, flow.bpf.c), as (struct, member): the host defines
- * OFF_<struct>_<member> from BTF (kfeatures.c, probe_text.c).
+ * thread's id (pid), its process's (tgid) and its cgroup v2 id
+ * (task->cgroups->dfl_cgrp->kn->id, as bpf_get_current_cgroup_id() reads
+ * it), as (struct, member): the host defines OFF_<struct>_<member> from BTF
+ * (kfeatures.c, probe_text.c).
  */
 #define FLOW_TASK_FIELDS(X) \
-	X(task_struct, tgid) X(task_struct, cgroups) X(css_set, dfl_cgrp) \
-	X(cgroup, kn) X(kernfs_node, id) X(task_struct, stack)
+	X(task_struct, pid) X(task_struct, tgid) X(task_struct, cgroups) X(css_set, dfl_cgrp) \
+	X(cgroup, kn) X(kernfs_node, id)
 
 /*
  * Kernel functions (kfuncs) the probe calls, as (name, marker): BCC emits
