@@ -142,6 +142,21 @@ def start_monitors(mons, sb, res):
     return runs
 
 
+def stop_monitors(sb, runs):
+    """Stops every monitor in runs and forgets its programs; runs is emptied. Waits
+    (3 s at most) for the programs to go, so the next round does not take them
+    for another user's."""
+    ids = own_progs(sb, runs)
+    for name, run in list(runs.items()):
+        sb.drop(name)
+        run.stop(timeout=60)
+        del runs[name]
+    for _ in range(15):
+        if not ids & set(str(i) for i in B.foreign_progs(set())):
+            break
+        time.sleep(0.2)
+
+
 def own_progs(sb, runs):
     """Ids of the programs the monitors hold or handed over."""
     own = set()
@@ -216,7 +231,7 @@ def run_percall(args):
     env["git_dirty"] = bool(subprocess.run(
         ["git", "-C", B.ROOT, "status", "--porcelain", "--", "src", "probes"],
         capture_output=True, text=True).stdout.strip())
-    res = dict(profile="quick" if args.quick else "full", params=dict(P, method="switched"),
+    res = dict(profile="quick" if args.quick else "full", params=dict(P, method="switched", restart="round"),
                env=env, monitors=[dict(name="none", argv=None)] +
                [dict(name=n, argv=m.argv) for n, m in mons],
                compare=compare, runs=[], bpf=[], foreign=[], failures=[], order=[])
@@ -228,17 +243,19 @@ def run_percall(args):
     sb = switchboard.Switchboard()
     runs = {}
     try:
-        runs = start_monitors(mons, sb, res)
         blk = {w: 0 for w, _ in WORKLOADS}
         for r in range(P["rounds"]):
+            # afresh each round: what one load of the programs and maps costs
+            # (where they land) then varies over the rounds, not between runs
+            runs = start_monitors(mons, sb, res)
             order = [n for n, _ in B.rotate(mons, r)]
             res["order"].append(order)
             B.log("round %d/%d: %s" % (r + 1, P["rounds"], ", ".join(order)))
             run_round(P, res, sb, runs, r, order, blk)
+            stop_monitors(sb, runs)
     finally:
+        stop_monitors(sb, runs)
         sb.close()
-        for run in runs.values():
-            run.stop(timeout=60)
         B.cleanup()
         env.update(loadavg_end=B.loadavg(), cpu_pressure_end=B.cpu_pressure(),
                    duration_s=round(time.time() - t0, 1))
@@ -353,13 +370,15 @@ def render(path):
     L.append("")
     switched = P.get("method") == "switched"
     if switched:
-        how = ("every monitor running throughout, its per-call programs attached by the "
-               "benchmark only for its own runs (bench/divert.c); per round and workload, a "
+        how = ("every monitor running throughout %s, its per-call programs attached by "
+               "the benchmark only for its own runs (bench/divert.c); per round and workload, a "
                "run without a monitor, then each monitor in a rotated order, each followed by "
                "a run without, %s times over, %.1f s a run; a monitor's added cost in a round "
                "is the median over its runs of its CPU per call minus the mean of the runs "
                "before and after it" %
-               (", ".join("%s %d" % (w, reps_of(P, w)) for w, _ in WORKLOADS), P["dur"]))
+               ("a round, started afresh for each" if P.get("restart") == "round" else
+                "the benchmark, started once",
+                ", ".join("%s %d" % (w, reps_of(P, w)) for w, _ in WORKLOADS), P["dur"]))
     else:
         how = ("each monitor one block per round in a rotated order with a no-monitor block "
                "on both sides, %d run(s) of %.1f s per workload per block (the cheapest "

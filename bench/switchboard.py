@@ -134,6 +134,12 @@ class Switchboard:
         self.progs[name] = got
         return got
 
+    def drop(self, name):
+        """Forgets name's programs (their monitor is gone or going)."""
+        for p in self.progs.pop(name, []):
+            p.detach()
+            os.close(p.fd)
+
     def on(self, name):
         for p in self.progs.get(name, []):
             p.attach()
