@@ -5,10 +5,10 @@
   sudo bench/percall.py run --bccflow BIN [--quick] [--compare LABEL=BIN ...]
   bench/percall.py report results/<date>-percall.json   # renders the .md again
 
-Every monitor runs for the whole benchmark, started under bench/divert.c
-(LD_PRELOAD), which hands the programs it would attach to the two per-call
-tracepoints to this script (switchboard.py); they are attached only for
-that monitor's runs. The monitors: an empty program on the two raw
+Every monitor runs for a whole round, started afresh for each under
+bench/divert.c (LD_PRELOAD), which hands the programs it would attach to
+the two per-call tracepoints to this script (switchboard.py); they are
+attached only for that monitor's runs. The monitors: an empty program on the two raw
 tracepoints bccflow uses (the floor any tool there pays); the article's
 design (the reference tool); bccflow. In each round, for each workload
 (1-byte stream, 64-byte stream, 64-byte ping-pong, a unix-socket stream),
