@@ -12,6 +12,7 @@ import platform
 import socket
 import tempfile
 import threading
+import time
 
 NR_BPF = {"x86_64": 321, "aarch64": 280}.get(platform.machine(), 321)
 NR_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241}.get(platform.machine(), 298)
@@ -126,10 +127,13 @@ class Switchboard:
                         self.cond.notify_all()
 
     def take(self, name, n, timeout, alive=lambda: True):
-        """The n programs a monitor handed over, now called name; [] if they did not come."""
-        end = threading.TIMEOUT_MAX if timeout is None else timeout
+        """The programs a monitor handed over (n expected within timeout seconds, while
+        alive() holds), now called name."""
+        end = time.monotonic() + timeout
         with self.cond:
-            self.cond.wait_for(lambda: len(self.pending) >= n or not alive(), end)
+            # woken by each program that comes; alive() is polled
+            while len(self.pending) < n and alive() and time.monotonic() < end:
+                self.cond.wait(0.2)
             got, self.pending = self.pending, []
         self.progs[name] = got
         return got
