@@ -122,8 +122,9 @@ def bpf_runs(P, sb, res, r, name):
         st.close()
 
 
-def start_monitors(mons, sb, res):
-    """Every monitor, running with its per-call programs handed to sb: {name: bench.Run}."""
+def start_monitors(mons, sb, res, r):
+    """Every monitor, for round r, running with its per-call programs handed to sb:
+    {name: bench.Run}."""
     runs = {}
     for name, mon in mons:
         run = B.Run(mon, env=sb.env(B.tool("divert.so")))
@@ -131,7 +132,7 @@ def start_monitors(mons, sb, res):
         got = sb.take(name, len(HOOK_PROGS), 180, lambda: run.exit is None)
         started = run.wait_events(mon.start, 1, 180)
         if len(got) != len(HOOK_PROGS) or not started:
-            res["failures"].append(dict(round=-1, monitor=name, exit=run.exit,
+            res["failures"].append(dict(round=r, monitor=name, exit=run.exit,
                                         stderr=run.stderr_tail()))
             raise RuntimeError("%s did not hand over its %d per-call programs (got %d%s): %s" %
                                (name, len(HOOK_PROGS), len(got),
@@ -231,7 +232,8 @@ def run_percall(args):
     env["git_dirty"] = bool(subprocess.run(
         ["git", "-C", B.ROOT, "status", "--porcelain", "--", "src", "probes"],
         capture_output=True, text=True).stdout.strip())
-    res = dict(profile="quick" if args.quick else "full", params=dict(P, method="switched", restart="round"),
+    res = dict(profile="quick" if args.quick else "full",
+               params=dict(P, method="switched", restart="round"),
                env=env, monitors=[dict(name="none", argv=None)] +
                [dict(name=n, argv=m.argv) for n, m in mons],
                compare=compare, runs=[], bpf=[], foreign=[], failures=[], order=[])
@@ -247,7 +249,7 @@ def run_percall(args):
         for r in range(P["rounds"]):
             # afresh each round: what one load of the programs and maps costs
             # (where they land) then varies over the rounds, not between runs
-            runs = start_monitors(mons, sb, res)
+            runs = start_monitors(mons, sb, res, r)
             order = [n for n, _ in B.rotate(mons, r)]
             res["order"].append(order)
             B.log("round %d/%d: %s" % (r + 1, P["rounds"], ", ".join(order)))

@@ -1,6 +1,6 @@
 """Attaching monitors' per-call programs on demand, for percall.py.
 
-A monitor started with divert_env() (bench/divert.c, LD_PRELOAD) hands the
+A monitor started with env() (bench/divert.c, LD_PRELOAD) hands the
 programs it would attach to the per-call tracepoints to a Switchboard
 instead, and goes on running. The switchboard attaches them (on()) and
 detaches them (off()) itself, in a few hundred microseconds, so the
@@ -156,11 +156,8 @@ class Switchboard:
         return {p.prog_id for p in self.progs.get(name, [])}
 
     def close(self):
-        for ps in self.progs.values():
-            for p in ps:
-                p.detach()
-                os.close(p.fd)
-        self.progs = {}
+        for name in list(self.progs):
+            self.drop(name)
         self.sock.close()
         try:
             os.unlink(self.path)
